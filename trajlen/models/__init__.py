@@ -1,0 +1,164 @@
+"""Pipeline stage 2 — the vector field: each model's equations, written once for numpy and torch.
+
+:class:`VectorField` evaluates ``dx/dt`` and its analytic Jacobian for a *batch* of B networks of one
+:class:`~trajlen.spec.NetworkSpec` (batch axis first). The scipy path uses it with B = 1 and numpy
+arrays; the batched torch solver with torch tensors. The per-model files ``node.py``, ``ctrnn.py``,
+``ltc.py`` hold the only definition of each model's right-hand side, as ``dx/dt = −leak ⊙ x + drive``.
+
+Layer ℓ of width k with drive u (the input I(t) for ℓ = 1, else the state of layer ℓ−1):
+``f = φ(u W_ℓ + b_ℓ [+ x_ℓ W_r,ℓ])`` — the recurrent term inside f when ``recurrence="shared"``
+(paper); ``g = φ(x_ℓ W_r,ℓ + b_r,ℓ)`` — a separate recurrent gate, LTC only, when
+``recurrence="ltc_only"`` (authors' code).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Sequence
+
+import numpy as np
+from .._xp import namespace as array_namespace
+
+from ..activations import activation, derivative
+from ..inputs import CircleInput
+from ..params import Params
+from ..spec import InputSpec, NetworkSpec
+from . import ctrnn, ltc, node
+
+__all__ = ["VectorField", "MODEL_EQUATIONS"]
+
+MODEL_EQUATIONS: dict[str, ModuleType] = {"node": node, "ctrnn": ctrnn, "ltc": ltc}
+
+
+@dataclass(frozen=True)
+class _LayerCoeffs:
+    inv_tau: Any  # (B, k)
+    A: Any        # (B, k)
+    A_r: Any      # (B, k)
+    abs_decay: bool
+
+
+def _matvec(u, W):
+    """Batched ``u @ W``: ``(B, a) × (B, a, k) → (B, k)``."""
+    return (u[:, None, :] @ W)[:, 0, :]
+
+
+class VectorField:
+    """``dx/dt`` of B networks sharing one spec; state ``y`` is ``(B, depth·width)``, layers stacked.
+
+    Parameters
+    ----------
+    net, inp : the network and input specs (one for the whole batch).
+    arrays : dict of stacked parameter arrays with a leading batch axis, as :meth:`stack` builds.
+    """
+
+    def __init__(self, net: NetworkSpec, inp: InputSpec, arrays: dict[str, Any]):
+        if net.model not in MODEL_EQUATIONS:
+            raise ValueError(f"model {net.model!r} has no vector field (static networks are "
+                             "evaluated by trajlen.models.mlp.forward)")
+        self.net, self.inp, self.arrays = net, inp, arrays
+        self.eq = MODEL_EQUATIONS[net.model]
+        self.phi, self.dphi = activation(net.phi), derivative(net.phi)
+        self.shared = net.recurrence == "shared"
+        self.gate = net.model == "ltc" and net.recurrence == "ltc_only"
+        a = arrays
+        W = a["W"]
+        xp = array_namespace(W)
+        self.input = CircleInput(inp, xp, device=getattr(W, "device", None), dtype=W.dtype)
+        self.B, self.n, self.k = a["W"].shape[0], a["W"].shape[1], a["W"].shape[2]
+        self.coeffs = [
+            _LayerCoeffs(inv_tau=1.0 / a["tau"][:, layer],
+                         A=(a["E"][:, layer].sum(axis=1) if net.ltc_A == "column_sums"
+                            else a["A"][:, layer]),
+                         A_r=a["E_r"][:, layer].sum(axis=1),
+                         abs_decay=net.ltc_decay == "abs")
+            for layer in range(self.n)]
+
+    # -- construction ---------------------------------------------------------------------------
+    @staticmethod
+    def stack(params: Sequence[Params], xp: Any = np, device: Any = None, dtype: Any = None) -> dict:
+        """Stack parameters of B networks into batched arrays of namespace ``xp`` (numpy or torch)."""
+        out = {}
+        for name in params[0].arrays():
+            arr = np.stack([getattr(p, name) for p in params])
+            if xp is np:
+                out[name] = arr if dtype is None else arr.astype(dtype)
+            else:  # torch
+                out[name] = xp.as_tensor(arr, device=device, dtype=dtype)
+        return out
+
+    @classmethod
+    def from_params(cls, net: NetworkSpec, inp: InputSpec, params: Sequence[Params] | Params,
+                    xp: Any = np, device: Any = None, dtype: Any = None) -> "VectorField":
+        if isinstance(params, Params):
+            params = [params]
+        return cls(net, inp, cls.stack(params, xp, device, dtype))
+
+    def take(self, rows) -> "VectorField":
+        """The field restricted to batch rows ``rows`` (index array), e.g. after compaction."""
+        return VectorField(self.net, self.inp, {k: v[rows] for k, v in self.arrays.items()})
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def _layer(self, layer: int, u, xl):
+        a = self.arrays
+        W_in = a["W"][:, 0, :2, :] if layer == 0 else a["W"][:, layer]
+        p = _matvec(u, W_in) + a["b"][:, layer]
+        if self.shared:
+            p = p + _matvec(xl, a["W_r"][:, layer])
+        pg = _matvec(xl, a["W_r"][:, layer]) + a["b_r"][:, layer] if self.gate else None
+        return p, pg
+
+    def _gates(self, t, y):
+        """Yield ``(layer, u, x_l, p_f, p_g, f, g)`` per layer for times ``t (B,)``, states ``y (B, N)``."""
+        x = y.reshape(y.shape[0], self.n, self.k)
+        u = self.input(t)
+        for layer in range(self.n):
+            xl = x[:, layer]
+            p, pg = self._layer(layer, u, xl)
+            yield layer, u, xl, p, pg, self.phi(p), (None if pg is None else self.phi(pg))
+            u = xl
+
+    def leak_drive(self, t, y):
+        """``(leak, drive)``, each ``(B, N)``, with ``dx/dt = −leak ⊙ x + drive`` (for paper Eq. 3)."""
+        xp = array_namespace(y)
+        leaks, drives = [], []
+        for layer, _, xl, _, _, f, g in self._gates(t, y):
+            lk, dr = self.eq.leak_drive(xl, f, g, self.coeffs[layer])
+            leaks.append(lk)
+            drives.append(dr)
+        return xp.concat(leaks, axis=-1), xp.concat(drives, axis=-1)
+
+    def __call__(self, t, y):
+        """``dx/dt`` of shape ``(B, N)`` for ``t`` of shape ``(B,)`` and ``y`` of shape ``(B, N)``."""
+        leak, drive = self.leak_drive(t, y)
+        return drive - leak * y
+
+    def jacobian(self, t, y):
+        """Analytic ``∂(dx/dt)/∂x``, shape ``(B, N, N)`` (derivatives almost everywhere for kinks).
+
+        Block (ℓ, ℓ): ``−diag(leak) + diag(∂r/∂f ⊙ φ'(p_f)) W_rᵀ [shared] + diag(∂r/∂g ⊙ φ'(p_g)) W_rᵀ``;
+        block (ℓ, ℓ−1): ``diag(∂r/∂f ⊙ φ'(p_f)) W_ℓᵀ``. Everything else is zero.
+        """
+        xp = array_namespace(y)
+        B, n, k = y.shape[0], self.n, self.k
+        J = xp.zeros((B, n * k, n * k), dtype=y.dtype, device=getattr(y, "device", None))
+        a = self.arrays
+        for layer, _, xl, p, pg, f, g in self._gates(t, y):
+            c = self.coeffs[layer]
+            leak, _ = self.eq.leak_drive(xl, f, g, c)
+            dr_df, dr_dg = self.eq.partials(xl, f, g, c)
+            cf = dr_df * self.dphi(p)
+            rows = slice(layer * k, (layer + 1) * k)
+            block = xp.zeros((B, k, k), dtype=y.dtype, device=getattr(y, "device", None))
+            if self.shared:
+                block = block + cf[:, :, None] * a["W_r"][:, layer].swapaxes(-1, -2)
+            if pg is not None:
+                cg = dr_dg * self.dphi(pg)
+                block = block + cg[:, :, None] * a["W_r"][:, layer].swapaxes(-1, -2)
+            idx = xp.arange(k) if xp is np else xp.arange(k, device=y.device)
+            block[:, idx, idx] = block[:, idx, idx] - leak
+            J[:, rows, rows] = block
+            if layer > 0:
+                J[:, rows, (layer - 1) * k:layer * k] = cf[:, :, None] * a["W"][:, layer].swapaxes(-1, -2)
+        return J

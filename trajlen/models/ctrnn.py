@@ -1,0 +1,13 @@
+"""CT-RNN, SPEC §1: ``dx/dt = −x/τ + f`` (Funahashi & Nakamura 1993): ``leak = 1/τ, drive = f``."""
+
+from __future__ import annotations
+
+
+def leak_drive(x, f, g, c):
+    """``(leak, drive)``, each ``(B, k)``; ``c.inv_tau`` is 1/τ of shape ``(B, k)``."""
+    return c.inv_tau + 0.0 * x, f
+
+
+def partials(x, f, g, c):
+    """``(∂rate/∂f, ∂rate/∂g)`` elementwise."""
+    return 1.0 + 0.0 * f, None

@@ -1,0 +1,40 @@
+"""Liquid time-constant network (paper Eq. 1; SPEC §1a/§1b).
+
+Paper (``ltc_decay="signed"``, no separate recurrent gate): ``dx/dt = −(1/τ + f) ⊙ x + f ⊙ A``.
+Authors' code (``ltc_decay="abs"``, ``recurrence="ltc_only"``, ``ltc_A="column_sums"``):
+``dx/dt = −x ⊙ (1/τ + |f| + |g|) + A ⊙ f + A_r ⊙ g``.
+
+In the shared form ``dx/dt = −leak ⊙ x + drive``: ``leak = 1/τ + D(f) [+ D(g)]``,
+``drive = A ⊙ f [+ A_r ⊙ g]`` with D = |·| or the identity. Paper Eq. 3's fused step uses the same
+pair. With a sigmoid f (positive, bounded) and the paper's form, Theorem 2 bounds each state to
+``[min(0, A_min), max(0, A_max)]``.
+"""
+
+from __future__ import annotations
+
+from .._xp import namespace as array_namespace
+
+
+def _decay(v, c):
+    return array_namespace(v).abs(v) if c.abs_decay else v
+
+
+def _ddecay(v, c):
+    return array_namespace(v).sign(v) if c.abs_decay else 1.0 + 0.0 * v
+
+
+def leak_drive(x, f, g, c):
+    """``(leak, drive)`` for ``x, f, g`` of shape ``(B, k)`` (``g`` None without a recurrent gate)."""
+    leak = c.inv_tau + _decay(f, c)
+    drive = c.A * f
+    if g is not None:
+        leak = leak + _decay(g, c)
+        drive = drive + c.A_r * g
+    return leak, drive
+
+
+def partials(x, f, g, c):
+    """``(∂rate/∂f, ∂rate/∂g)`` elementwise: ``A − x ⊙ D'(f)`` and ``A_r − x ⊙ D'(g)``."""
+    df = c.A - x * _ddecay(f, c)
+    dg = None if g is None else c.A_r - x * _ddecay(g, c)
+    return df, dg

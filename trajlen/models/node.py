@@ -1,0 +1,17 @@
+"""Neural ODE, SPEC §1: ``dx/dt = f`` (Chen et al. 2018).
+
+Every model is written as ``dx/dt = −leak ⊙ x + drive``, the form that paper Eq. 3's fused step
+``x ← (x + Δt·drive) / (1 + Δt·leak)`` also uses; for the N-ODE ``leak = 0, drive = f``.
+"""
+
+from __future__ import annotations
+
+
+def leak_drive(x, f, g, c):
+    """``(leak, drive)`` for states ``x`` and gates ``f`` of shape ``(B, k)``; ``g`` unused."""
+    return 0.0 * x, f
+
+
+def partials(x, f, g, c):
+    """``(∂rate/∂f, ∂rate/∂g)`` elementwise, each ``(B, k)`` (``None`` where the gate is absent)."""
+    return 1.0 + 0.0 * f, None

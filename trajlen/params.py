@@ -1,0 +1,185 @@
+"""Pipeline stage 1 — parameters: draw a network's weights from a spec and a seed; save, load, export.
+
+Parameters are always drawn with numpy in float64 from
+``SeedSequence([root_seed, structure_key(width, depth), sample])``, so the same network is integrated
+whatever backend, worker count, batch size or order runs it.
+
+The key holds only what fixes the arrays' shapes (width, depth): the standard-normal draws are then
+*shared* by every model, activation, σ and semantics at that shape, and a spec only scales them. This is
+common random numbers on purpose — the N-ODE, CT-RNN and LTC of sample i are the same random network
+(as in the authors' code, where one draw feeds all three models), and an ablation that switches one
+semantic difference compares the same networks.
+
+Array layout (the original MATLAB code's, batch axis absent): ``W[l]`` is ``(k, k)`` and a layer's
+drive is ``u @ W[l]`` (``W[l][a, i]`` connects input a to unit i); layer 1's input matrix is
+``W[0, :2, :]``, the first two rows of a k×k draw.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from .spec import NetworkSpec, SpecError
+
+__all__ = ["Params", "sample_params", "structure_key", "save_params", "load_params",
+           "export_mat", "import_mat"]
+
+
+@dataclass(frozen=True)
+class Params:
+    """One network's parameters, already scaled, float64.
+
+    Attributes (n = depth, k = width)
+    ----------
+    W : (n, k, k)   feed-forward/input weights; layer 1 uses rows ``0:2`` (MATLAB ``w_l``)
+    b : (n, k)      biases of f (``b_l``)
+    E : (n, k, k)   LTC reversal matrices; ``A = E.sum(axis=1)`` column sums (``E_l``)
+    tau : (n, k)    time constants τ > 0 (``tau``, one per neuron over all layers)
+    W_r : (n, k, k) recurrent weights (``w_l_r``)
+    b_r : (n, k)    recurrent biases (``b_l_r``)
+    E_r : (n, k, k) recurrent reversal matrices (``E_l_r``)
+    A : (n, k)      the paper's LTC bias vector A (paper semantics, ``ltc_A="vector"``)
+    """
+
+    W: np.ndarray
+    b: np.ndarray
+    E: np.ndarray
+    tau: np.ndarray
+    W_r: np.ndarray
+    b_r: np.ndarray
+    E_r: np.ndarray
+    A: np.ndarray
+
+    @property
+    def depth(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.W.shape[1]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def zero_recurrent(self) -> "Params":
+        """The same network with recurrent weights and biases zeroed (the authors' bound check)."""
+        d = self.arrays()
+        d.update(W_r=np.zeros_like(self.W_r), b_r=np.zeros_like(self.b_r),
+                 E_r=np.zeros_like(self.E_r))
+        return Params(**d)
+
+
+def structure_key(width: int, depth: int) -> int:
+    """A stable 32-bit integer for (width, depth); see the module docstring for why only these."""
+    return zlib.crc32(f"width={width};depth={depth}".encode())
+
+
+def sample_params(spec: NetworkSpec, seed: int, sample: int) -> Params:
+    """Draw sample ``sample`` of the networks with ``spec``'s shape under root seed ``seed``.
+
+    Draw order follows the authors' ``main.m`` (w_l, b_l, E_l, tau, w_l_r, b_l_r, E_l_r), then A.
+    Weights (W, E, W_r, E_r, A) have std :attr:`NetworkSpec.weight_std`; biases std
+    :attr:`NetworkSpec.bias_std`; ``τ = |N(0, bias_std²)|``.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SpecError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 0:
+        raise SpecError(f"sample must be a non-negative integer, got {sample!r}")
+    n, k = spec.depth, spec.width
+    ss = np.random.SeedSequence([int(seed), structure_key(k, n), int(sample)])
+    rng = np.random.default_rng(ss)
+    z = {name: rng.standard_normal(shape) for name, shape in (
+        ("W", (n, k, k)), ("b", (n, k)), ("E", (n, k, k)), ("tau", (n, k)),
+        ("W_r", (n, k, k)), ("b_r", (n, k)), ("E_r", (n, k, k)), ("A", (n, k)))}
+    sw, sb = spec.weight_std, spec.bias_std
+    return Params(W=sw * z["W"], b=sb * z["b"], E=sw * z["E"], tau=sb * np.abs(z["tau"]),
+                  W_r=sw * z["W_r"], b_r=sb * z["b_r"], E_r=sw * z["E_r"], A=sw * z["A"])
+
+
+def _check(p: Params, source: str) -> Params:
+    n, k = p.W.shape[0], p.W.shape[1]
+    shapes = dict(W=(n, k, k), b=(n, k), E=(n, k, k), tau=(n, k), W_r=(n, k, k), b_r=(n, k),
+                  E_r=(n, k, k), A=(n, k))
+    for name, shape in shapes.items():
+        a = getattr(p, name)
+        if a.shape != shape:
+            raise SpecError(f"{source}: array {name} must have shape {shape}, got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise SpecError(f"{source}: array {name} has non-finite entries")
+    if np.any(p.tau <= 0):
+        raise SpecError(f"{source}: tau must be > 0 everywhere, got min {p.tau.min()!r}")
+    return p
+
+
+def save_params(p: Params, path: str | Path) -> None:
+    """Save to ``.npz`` (float64 arrays named as :class:`Params` fields)."""
+    np.savez(path, **p.arrays())
+
+
+def load_params(path: str | Path) -> Params:
+    """Load a ``.npz`` written by :func:`save_params`; unreadable or malformed files raise SpecError."""
+    try:
+        with np.load(path) as f:
+            d = {name: np.asarray(f[name], dtype=np.float64) for name in
+                 (fl.name for fl in fields(Params))}
+    except (OSError, KeyError, ValueError, EOFError) as e:
+        raise SpecError(f"params file {str(path)!r} is not a readable trajlen .npz: {e}") from None
+    return _check(Params(**d), f"params file {str(path)!r}")
+
+
+def export_mat(p: Params, path: str | Path, spec: NetworkSpec | None = None, seed: int | None = None) -> None:
+    """Write a MATLAB ``.mat`` in the original code's layout.
+
+    ``w_l, E_l, w_l_r, E_l_r`` ``(n, k, k)``; ``b_l, b_l_r`` ``(n, k, 1)``; ``tau`` ``(n·k, 1)``; plus
+    ``A`` (n, k) (not used by the original code), and ``sigma, sigma_b, k, n, seed`` when given.
+    """
+    from scipy.io import savemat
+
+    n, k = p.depth, p.width
+    d = {"w_l": p.W, "b_l": p.b.reshape(n, k, 1), "E_l": p.E, "tau": p.tau.reshape(n * k, 1),
+         "w_l_r": p.W_r, "b_l_r": p.b_r.reshape(n, k, 1), "E_l_r": p.E_r, "A": p.A,
+         "k": float(k), "n": float(n)}
+    if spec is not None:
+        d.update(sigma=float(spec.sigma_w2), sigma_b=float(spec.sigma_b2))
+    if seed is not None:
+        d["seed"] = float(seed)
+    savemat(path, d)
+
+
+def import_mat(path: str | Path) -> Params:
+    """Read a ``.mat`` in the original code's layout (as written by its ``main.m`` or :func:`export_mat`).
+
+    The original code has no separate A vector; when the file has none, A is set to the column sums
+    of ``E_l`` so that ``ltc_A="vector"`` and ``"column_sums"`` coincide for such a network.
+    """
+    from scipy.io import loadmat
+
+    try:
+        m = loadmat(path)
+    except (OSError, ValueError, TypeError, NotImplementedError) as e:
+        raise SpecError(f"params file {str(path)!r} is not a readable .mat: {e}") from None
+    missing = [name for name in ("w_l", "b_l", "E_l", "tau", "w_l_r", "b_l_r", "E_l_r") if name not in m]
+    if missing:
+        raise SpecError(f"params file {str(path)!r} lacks {', '.join(missing)} (original code layout)")
+    W = np.asarray(m["w_l"], dtype=np.float64)
+    if W.ndim == 2:  # MATLAB drops a leading singleton only when saved as (k, k)
+        W = W[None]
+    n, k = W.shape[0], W.shape[1]
+
+    def arr(name, shape):
+        a = np.asarray(m[name], dtype=np.float64)
+        if a.size != int(np.prod(shape)):
+            raise SpecError(f"params file {str(path)!r}: {name} has {a.size} entries, expected "
+                            f"{int(np.prod(shape))} for n={n}, k={k}")
+        # tau is (n·k, 1) indexed layer-major; MATLAB column-major and C order agree for vectors.
+        return a.reshape(shape)
+
+    E = arr("E_l", (n, k, k))
+    A = arr("A", (n, k)) if "A" in m else E.sum(axis=1)
+    p = Params(W=W, b=arr("b_l", (n, k)), E=E, tau=arr("tau", (n, k)), W_r=arr("w_l_r", (n, k, k)),
+               b_r=arr("b_l_r", (n, k)), E_r=arr("E_l_r", (n, k, k)), A=A)
+    return _check(p, f"params file {str(path)!r}")

@@ -1,0 +1,190 @@
+"""The spine of trajlen: spec + seed + sample → parameters → solve → measures → one result row.
+
+A :class:`Task` names one measurement. :func:`run_tasks` runs a list of them on the backend their
+solver spec asks for (scipy: one network at a time; torch: batched) and returns rows — plain dicts
+that the results store (:mod:`trajlen.results`) writes and everything downstream reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import traceback
+from pathlib import Path
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import __version__
+from .inputs import input_curve
+from .measures import (arc_length, computational_depth, layer_measures, pca_project,
+                       steps_per_interval)
+from .models import mlp
+from .params import Params, import_mat, load_params, sample_params
+from .spec import InputSpec, NetworkSpec, SolverSpec, SpecError, spec_key
+from .trajectory import Trajectory
+
+__all__ = ["Task", "run_tasks", "measure", "trajectory_for", "SCHEMA_VERSION", "versions"]
+
+#: Bump when the meaning or set of result columns changes; the store refuses to mix schemas.
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Task:
+    """One measurement: network ``sample`` of ``net`` under root ``seed``, driven by ``inp``,
+    integrated as ``solver`` says."""
+
+    net: NetworkSpec
+    inp: InputSpec
+    solver: SolverSpec
+    seed: int = 0
+    sample: int = 0
+    params_file: str | None = None
+
+    @property
+    def task_id(self) -> str:
+        extra = [self.seed, self.sample]
+        if self.params_file is not None:
+            extra.append(file_digest(self.params_file))
+        return spec_key(self.net, self.inp, self.solver, extra=extra)
+
+    def params(self) -> Params:
+        """The network's parameters: drawn from (seed, spec, sample), or read from ``params_file``."""
+        if self.params_file is None:
+            return sample_params(self.net, self.seed, self.sample)
+        p = read_params_file(self.params_file)
+        if (p.width, p.depth) != (self.net.width, self.net.depth):
+            raise SpecError(f"params file {self.params_file!r} has width {p.width}, depth {p.depth}; "
+                            f"the spec has width {self.net.width}, depth {self.net.depth}")
+        return p
+
+
+@lru_cache(maxsize=64)
+def file_digest(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except OSError as e:
+        raise SpecError(f"params file {path!r} is unreadable: {e.strerror}") from None
+
+
+def read_params_file(path: str) -> Params:
+    """Read a ``.npz`` (trajlen) or ``.mat`` (original MATLAB layout) parameter file."""
+    if str(path).endswith(".mat"):
+        return import_mat(path)
+    return load_params(path)
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict[str, str]:
+    """Versions of the libraries a row's numbers depend on."""
+    import scipy
+    import sklearn
+
+    out = {"trajlen_version": __version__, "numpy_version": np.__version__,
+           "scipy_version": scipy.__version__, "sklearn_version": sklearn.__version__}
+    try:
+        import torch
+
+        out["torch_version"] = torch.__version__
+    except ImportError:  # torch is a dependency, but a row should not fail for want of its version
+        out["torch_version"] = ""
+    return out
+
+
+def trajectory_for(task: Task, params: Params | None = None) -> Trajectory:
+    """Solve one task on the scipy backend (or evaluate a static ``mlp``); see :func:`run_tasks`."""
+    params = task.params() if params is None else params
+    if task.net.model == "mlp":
+        pts = input_curve(task.inp, task.solver.grid_points)
+        x = mlp.forward(task.net, params, pts).reshape(len(pts), -1)
+        t = np.linspace(0.0, task.inp.t_end, len(pts))
+        return Trajectory(t=t, x=x, step_t=t[:1])
+    from .solve import solve_scipy
+
+    return solve_scipy(task.net, params, task.inp, task.solver)
+
+
+def _crashed(e: Exception) -> Trajectory:
+    where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+    loc = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+    return Trajectory(t=np.zeros(1), x=np.zeros((1, 1)), step_t=np.zeros(1), status="solver_error",
+                      message=f"{type(e).__name__}: {e}{loc}")
+
+
+def measure(task: Task, traj: Trajectory, wall_s: float) -> dict:
+    """The result row of one task: full spec, counters, per-layer lengths, L, versions."""
+    net, inp, solver = task.net, task.inp, task.solver
+    row: dict = {"task_id": task.task_id, "schema_version": SCHEMA_VERSION}
+    row.update(net.to_dict())
+    row.update(input_kind=inp.kind, n_samples=inp.n_samples)
+    row.update({k: v for k, v in solver.to_dict().items() if k != "semantics"})
+    row.update(seed=task.seed, sample=task.sample, status=traj.status, message=traj.message,
+               n_accepted=traj.n_accepted, n_rejected=traj.n_rejected, nfev=traj.nfev,
+               njev=traj.njev, n_points=len(traj.t))
+    row["spec_json"] = json.dumps({"network": net.to_dict(), "input": inp.to_dict(),
+                                   "solver": solver.to_dict()}, sort_keys=True)
+    row["l_input"] = arc_length(input_curve(inp))
+    n_layers = net.depth
+    lengths, v1, v2, zn_mean, zn_code = [], [], [], [], []
+    if traj.ok:
+        for layer in range(n_layers):
+            states = traj.layer(layer, net.width)
+            z, ratio = pca_project(states)
+            lengths.append(arc_length(z))
+            v1.append(float(ratio[0]))
+            v2.append(float(ratio[1]))
+            zn_mean.append(float(np.mean(np.linalg.norm(z, axis=1))))
+            # The authors' commented bound uses norm((z1 + z2)/2) over all output points.
+            zn_code.append(float(np.linalg.norm((z[:, 0] + z[:, 1]) / 2.0)))
+    else:
+        nan = [float("nan")] * n_layers
+        lengths, v1, v2, zn_mean, zn_code = nan, nan, nan, nan, nan
+    row.update(length=lengths[-1], lengths=lengths, var_pc1=v1[-1], var_pc2=v2[-1],
+               var_pc1_layers=v1, var_pc2_layers=v2, z_norm=zn_mean[-1], z_norm_code=zn_code[-1])
+    if net.model == "mlp":
+        row.update(L=float("nan"), steps_per_interval=float("nan"))
+    else:
+        row.update(L=computational_depth(traj.t, inp.n_samples, inp.t_end),
+                   steps_per_interval=steps_per_interval(traj.n_accepted, inp.n_samples))
+    row["wall_s"] = wall_s
+    row.update(versions())
+    return row
+
+
+def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = None) -> list[dict]:
+    """Run tasks and return their rows in the same order.
+
+    Tasks whose solver backend is ``torch`` (and that are not static ``mlp``) are integrated together
+    by the batched solver, grouped by (input, solver) spec; the rest one by one with scipy. A
+    numerical failure is a row with its status, never an exception.
+    """
+    rows: list[dict | None] = [None] * len(tasks)
+    batched: dict[tuple, list[int]] = {}
+    for i, task in enumerate(tasks):
+        if task.solver.backend == "torch" and task.net.model != "mlp":
+            batched.setdefault((task.inp, task.solver), []).append(i)
+            continue
+        start = time.perf_counter()
+        try:
+            traj = trajectory_for(task)
+        except SpecError:
+            raise
+        except Exception as e:  # noqa: BLE001 — one network's crash must not end the sweep
+            traj = _crashed(e)
+        rows[i] = measure(task, traj, time.perf_counter() - start)
+        if progress:
+            progress(1)
+    for (inp, solver), idx in batched.items():
+        from .solve.batched import solve_batched
+
+        start = time.perf_counter()
+        items = [(tasks[i].net, tasks[i].params()) for i in idx]
+        trajs = solve_batched(items, inp, solver, progress=progress)
+        per = (time.perf_counter() - start) / len(idx)  # a batch shares its wall time
+        for i, traj in zip(idx, trajs):
+            rows[i] = measure(tasks[i], traj, per)
+    return rows  # type: ignore[return-value]

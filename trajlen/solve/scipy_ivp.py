@@ -1,0 +1,117 @@
+"""Pipeline stage 3 (solver, scipy backend) — one network at a time with ``scipy.integrate``.
+
+We drive scipy's ``OdeSolver`` classes step by step — exactly the loop ``solve_ivp`` runs, so the
+accepted steps are ``solve_ivp``'s — because that loop is where a step budget, a wall-time limit,
+rejected-step counting and the refine/grid output points can be added without a second integrator.
+Implicit methods (BDF, Radau, LSODA) get the analytic Jacobian of :class:`~trajlen.models.VectorField`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.integrate as si
+
+from ..models import VectorField
+from ..params import Params
+from ..spec import InputSpec, NetworkSpec, SolverSpec
+from ..trajectory import Trajectory
+
+__all__ = ["solve_scipy", "SCIPY_METHODS"]
+
+SCIPY_METHODS = {"RK23": si.RK23, "RK45": si.RK45, "DOP853": si.DOP853, "BDF": si.BDF,
+                 "Radau": si.Radau, "LSODA": si.LSODA}
+#: RHS evaluations per step attempt of the explicit RK methods (FSAL: stages 2..s plus f_new);
+#: used to count rejected steps from the nfev each ``step()`` consumed.
+_EVALS_PER_ATTEMPT = {"RK23": 3, "RK45": 6, "DOP853": 12}
+
+
+def _output_times(step_t: np.ndarray, solver: SolverSpec, t_end: float) -> np.ndarray:
+    if solver.output == "steps":
+        return step_t
+    if solver.output == "grid":
+        return np.linspace(0.0, t_end, solver.grid_points)
+    # MATLAB Refine: each accepted step contributes refine points, ending at the step's end.
+    r = solver.refine
+    frac = np.arange(1, r + 1) / r
+    h = np.diff(step_t)
+    inner = (step_t[:-1, None] + h[:, None] * frac[None, :]).ravel()
+    # The last of each group is the step end itself: use the exact step time, not t0 + h·1.
+    inner = inner.reshape(-1, r)
+    inner[:, -1] = step_t[1:]
+    return np.concatenate([step_t[:1], inner.ravel()])
+
+
+def solve_scipy(net: NetworkSpec, params: Params, inp: InputSpec, solver: SolverSpec) -> Trajectory:
+    """Integrate one network from x(0) = 0 over ``[0, 2π]``.
+
+    Returns a :class:`Trajectory` whose ``x`` is ``(T, depth·width)`` at the output points chosen by
+    ``solver.output``. A solve that fails (scipy error status, non-finite state, step budget
+    ``solver.max_steps``, time limit ``solver.max_seconds``) returns ``status`` ≠ ``"ok"`` with the
+    points reached so far; it never raises for a numerical failure.
+    """
+    field = VectorField.from_params(net, inp, params)
+    n = net.n_state
+    nfev = 0
+
+    def fun(t, y):
+        nonlocal nfev
+        nfev += 1
+        return field(np.array([t]), y[None, :])[0]
+
+    def jac(t, y):
+        return field.jacobian(np.array([t]), y[None, :])[0]
+
+    cls = SCIPY_METHODS[solver.method]
+    kwargs = dict(rtol=solver.rtol, atol=solver.atol)
+    if solver.method in ("BDF", "Radau", "LSODA"):
+        kwargs["jac"] = jac
+    t_end = inp.t_end
+    start = time.perf_counter()
+    status, message = "ok", ""
+    steps_t, steps_y, dense = [0.0], [np.zeros(n)], []
+    n_rej = 0 if solver.method in _EVALS_PER_ATTEMPT else -1
+    need_dense = solver.output != "steps"
+    ode = None
+    try:
+        ode = cls(fun, 0.0, np.zeros(n), t_end, **kwargs)
+        while ode.status == "running":
+            if len(steps_t) - 1 + max(n_rej, 0) >= solver.max_steps:
+                status, message = "step_budget", f"step budget {solver.max_steps} exhausted at t={ode.t:.6g}"
+                break
+            if solver.max_seconds is not None and time.perf_counter() - start > solver.max_seconds:
+                status, message = "time_limit", f"time limit {solver.max_seconds}s hit at t={ode.t:.6g}"
+                break
+            before = nfev
+            msg = ode.step()
+            if ode.status == "failed":
+                status = "step_size_underflow" if msg and "step size" in msg.lower() else "solver_error"
+                message = str(msg)
+                break
+            if n_rej >= 0:
+                n_rej += (nfev - before) // _EVALS_PER_ATTEMPT[solver.method] - 1
+            if not np.all(np.isfinite(ode.y)):
+                status, message = "non_finite", f"non-finite state at t={ode.t:.6g}"
+                break
+            steps_t.append(ode.t)
+            steps_y.append(ode.y.copy())
+            if need_dense:
+                dense.append(ode.dense_output())
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError) as e:
+        status, message = "solver_error", f"{type(e).__name__}: {e}"
+    step_t = np.asarray(steps_t)
+    if not need_dense or len(dense) == 0:
+        t_out, x_out = step_t, np.asarray(steps_y)
+    else:
+        t_out = _output_times(step_t, solver, t_end)
+        t_out = t_out[t_out <= step_t[-1]]
+        sol = si.OdeSolution(step_t, dense)
+        x_out = sol(t_out).T
+        # Step ends are exact in steps_y; keep them exact rather than interpolated.
+        idx = np.searchsorted(t_out, step_t)
+        hit = (idx < len(t_out)) & (t_out[np.minimum(idx, len(t_out) - 1)] == step_t)
+        x_out[idx[hit]] = np.asarray(steps_y)[hit]
+    return Trajectory(t=t_out, x=x_out, step_t=step_t, status=status, message=message,
+                      n_accepted=len(step_t) - 1, n_rejected=n_rej,
+                      nfev=nfev, njev=int(getattr(ode, "njev", 0) or 0) if ode is not None else 0)

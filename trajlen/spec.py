@@ -1,0 +1,362 @@
+"""Pipeline stage 0 — specs: what network, what input, what solver.
+
+Three frozen, validated dataclasses describe one measurement:
+
+* :class:`NetworkSpec` — model, activation, width, depth, the σ labels and every switch by which the
+  paper's text (SPEC §1a) and the authors' MATLAB code (SPEC §1b) differ;
+* :class:`InputSpec` — the circular input, exact or as interpolated samples;
+* :class:`SolverSpec` — backend, method, controller, tolerances, which output points to keep, budgets.
+
+``semantics="paper"`` or ``"reference"`` fills every switch left as ``None`` from :data:`SEMANTICS`;
+a switch given explicitly wins, so any mix can be run (the ablation walks from one semantics to the
+other one switch at a time). Invalid values raise :class:`SpecError` (a ``ValueError``) naming the
+field, the rule and the value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+__all__ = [
+    "SpecError",
+    "NetworkSpec",
+    "InputSpec",
+    "SolverSpec",
+    "SEMANTICS",
+    "MODELS",
+    "ACTIVATION_NAMES",
+    "METHODS",
+    "spec_key",
+    "make_specs",
+]
+
+MODELS = ("node", "ctrnn", "ltc", "mlp")
+ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab")
+SEMANTICS_NAMES = ("paper", "reference")
+WEIGHT_INITS = ("std_label", "var_over_k")
+RECURRENCES = ("shared", "ltc_only", "none")
+LTC_DECAYS = ("abs", "signed")
+LTC_AS = ("column_sums", "vector")
+HARDTANHS = ("matlab", "clip")
+INPUT_KINDS = ("exact", "samples")
+BACKENDS = ("scipy", "torch")
+ADAPTIVE_METHODS = ("RK23", "RK45", "DOP853", "BDF", "Radau", "LSODA")
+FIXED_METHODS = ("euler", "rk4", "fused")
+METHODS = ADAPTIVE_METHODS + FIXED_METHODS
+TORCH_METHODS = ("RK23", "RK45") + FIXED_METHODS
+CONTROLLERS = ("scipy", "matlab")
+OUTPUTS = ("steps", "refine", "grid")
+DEVICES = ("cpu", "cuda")
+DTYPES = ("float64", "float32")
+
+#: Every switch of SPEC §1b, per semantics. ``network`` keys are NetworkSpec fields, ``input`` keys
+#: InputSpec fields, ``solver`` keys SolverSpec fields.
+SEMANTICS: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {
+        "network": dict(weight_init="var_over_k", recurrence="shared", ltc_decay="signed",
+                        ltc_A="vector", hardtanh="clip"),
+        "input": dict(kind="exact"),
+        "solver": dict(controller="scipy", output="steps", refine=1),
+    },
+    "reference": {
+        "network": dict(weight_init="std_label", recurrence="ltc_only", ltc_decay="abs",
+                        ltc_A="column_sums", hardtanh="matlab"),
+        "input": dict(kind="samples", n_samples=100),
+        "solver": dict(controller="matlab", output="refine", refine=4),
+    },
+}
+
+
+class SpecError(ValueError):
+    """An invalid spec value. The message names the field, the rule and the value received."""
+
+
+def _fail(name: str, rule: str, value: Any) -> None:
+    raise SpecError(f"{name} {rule}, got {value!r}")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        _fail(name, f"must be one of {', '.join(choices)}", value)
+
+
+def _int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        _fail(name, f"must be an integer >= {minimum}", value)
+
+
+def _positive(name: str, value: Any, allow_zero: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        _fail(name, "must be a finite number " + (">= 0" if allow_zero else "> 0"), value)
+
+
+class _Spec:
+    """Shared helpers: dict round trip and a stable content hash."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise SpecError(f"{cls.__name__} has no field(s) {', '.join(unknown)}; "
+                            f"valid fields: {', '.join(sorted(names))}")
+        return cls(**d)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def _resolve(obj: Any, section: str) -> None:
+    """Fill switches left as None from the semantics preset (frozen dataclass, hence setattr)."""
+    for name, value in SEMANTICS[obj.semantics][section].items():
+        if getattr(obj, name) is None:
+            object.__setattr__(obj, name, value)
+
+
+@dataclass(frozen=True)
+class NetworkSpec(_Spec):
+    """A random continuous-time (or static) network, SPEC §1.
+
+    Parameters
+    ----------
+    model : {"node", "ctrnn", "ltc", "mlp"}
+        Neural ODE, CT-RNN, LTC (paper Eq. 1), or the static deep network of Raghu et al. (paper Fig. 1).
+    activation : {"tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab"}
+        φ. ``"hardtanh"`` follows the ``hardtanh`` switch; ``"hardtanh_matlab"`` is always the
+        MATLAB ``Htanh.m`` behaviour (identity unless every unit saturates on the same side).
+    width, depth : int
+        k units per layer (k >= 2: PCA keeps two components), n layers.
+    sigma_w2, sigma_b2 : float
+        The numbers *labelled* σ_w², σ_b² in the paper's figures. What they mean depends on
+        ``weight_init``: under ``"var_over_k"`` (paper text) weights ~ N(0, σ_w²/k) — a *variance* —
+        biases and τ ~ N(0, σ_b²); under ``"std_label"`` (authors' code) the label is the *standard
+        deviation*, weights ~ N(0, s²) with s = σ_w² and no 1/k, biases and τ with std σ_b².
+    semantics : {"paper", "reference"}
+        Preset that fills every switch left as ``None`` (see :data:`SEMANTICS`).
+    weight_init : {"var_over_k", "std_label"}
+    recurrence : {"shared", "ltc_only", "none"}
+        ``"shared"``: ``W_rec x`` inside the one f of all three models (paper); ``"ltc_only"``: node and
+        CT-RNN have no recurrent term and the LTC has a separate recurrent gate g (code); ``"none"``:
+        no recurrent weights at all (what the authors' commented bound check requires).
+    ltc_decay : {"signed", "abs"}
+        LTC leak ``1/τ + f`` (paper) or ``1/τ + |f| + |g|`` (code).
+    ltc_A : {"vector", "column_sums"}
+        LTC A as its own N(0, σ_w²/k) vector (paper) or as column sums of k×k matrices E (code).
+    hardtanh : {"clip", "matlab"}
+        What ``activation="hardtanh"`` means: the true clip, or the MATLAB ``Htanh.m`` behaviour.
+    """
+
+    model: str = "ltc"
+    activation: str = "tanh"
+    width: int = 100
+    depth: int = 1
+    sigma_w2: float = 2.0
+    sigma_b2: float = 1.0
+    semantics: str = "reference"
+    weight_init: str | None = None
+    recurrence: str | None = None
+    ltc_decay: str | None = None
+    ltc_A: str | None = None
+    hardtanh: str | None = None
+
+    def __post_init__(self) -> None:
+        _choice("model", self.model, MODELS)
+        _choice("activation", self.activation, ACTIVATION_NAMES)
+        _int("width", self.width, 2)
+        _int("depth", self.depth, 1)
+        _positive("sigma_w2", self.sigma_w2)
+        _positive("sigma_b2", self.sigma_b2)
+        _choice("semantics", self.semantics, SEMANTICS_NAMES)
+        _resolve(self, "network")
+        _choice("weight_init", self.weight_init, WEIGHT_INITS)
+        _choice("recurrence", self.recurrence, RECURRENCES)
+        _choice("ltc_decay", self.ltc_decay, LTC_DECAYS)
+        _choice("ltc_A", self.ltc_A, LTC_AS)
+        _choice("hardtanh", self.hardtanh, HARDTANHS)
+
+    @property
+    def phi(self) -> str:
+        """The activation actually applied (``"hardtanh"`` resolved through the switch)."""
+        if self.activation == "hardtanh" and self.hardtanh == "matlab":
+            return "hardtanh_matlab"
+        return self.activation
+
+    @property
+    def weight_std(self) -> float:
+        """Standard deviation of every weight entry (W, W_rec, E, E_r, A)."""
+        if self.weight_init == "std_label":
+            return float(self.sigma_w2)
+        return math.sqrt(self.sigma_w2 / self.width)
+
+    @property
+    def bias_std(self) -> float:
+        """Standard deviation of biases; τ = |N(0, bias_std²)|."""
+        if self.weight_init == "std_label":
+            return float(self.sigma_b2)
+        return math.sqrt(self.sigma_b2)
+
+    @property
+    def n_state(self) -> int:
+        return self.width * self.depth
+
+
+@dataclass(frozen=True)
+class InputSpec(_Spec):
+    """The circular input ``I(t) = (sin t, cos t)`` on ``t ∈ [0, 2π]``, SPEC §1.
+
+    Parameters
+    ----------
+    kind : {"exact", "samples"}
+        The exact circle (paper), or ``n_samples`` points ``linspace(0, 2π, n_samples)`` linearly
+        interpolated in t (authors' code; the input step is then 2π/(n_samples − 1)).
+    n_samples : int
+        Number of input samples. Also the denominator of the computational depth L (SPEC §2) and the
+        number of circle points a static ``mlp`` network is evaluated on.
+    semantics : preset filling ``kind`` when it is None.
+    """
+
+    kind: str | None = None
+    n_samples: int = 100
+    semantics: str = "reference"
+
+    def __post_init__(self) -> None:
+        _choice("semantics", self.semantics, SEMANTICS_NAMES)
+        _resolve(self, "input")
+        _choice("input kind", self.kind, INPUT_KINDS)
+        _int("n_samples", self.n_samples, 2)
+
+    @property
+    def t_end(self) -> float:
+        return 2.0 * math.pi
+
+    @property
+    def dt(self) -> float:
+        """Input step δt = 2π/(n_samples − 1) (the step Theorem 5 calls δt)."""
+        return self.t_end / (self.n_samples - 1)
+
+
+@dataclass(frozen=True)
+class SolverSpec(_Spec):
+    """How the ODE is integrated and which points the measures see, SPEC §3.
+
+    Parameters
+    ----------
+    backend : {"scipy", "torch"}
+        ``scipy``: one ``scipy.integrate`` solver per network. ``torch``: the batched solver.
+    method : str
+        RK23, RK45, DOP853, BDF, Radau, LSODA (scipy); RK23, RK45, euler, rk4, fused (torch).
+    controller : {"scipy", "matlab"}
+        Step-size rules of the torch RK solver (scipy backend: always scipy's own).
+    rtol, atol : float
+        Relative and absolute tolerances (> 0).
+    output : {"steps", "refine", "grid"}
+        Solver points; solver points plus ``refine − 1`` interpolated points per step (MATLAB
+        ``Refine``); or ``grid_points`` uniform points from dense output.
+    refine : int
+    grid_points : int
+    dt : float
+        Step of the fixed-step methods.
+    max_steps : int
+        Step budget per solve (accepted + rejected); exceeding it is a recorded failure.
+    max_seconds : float or None
+        Wall-time limit per solve (scipy backend); exceeding it is a recorded failure.
+    device, dtype : torch options.
+    semantics : preset filling ``controller``, ``output``, ``refine`` when None.
+    """
+
+    backend: str = "scipy"
+    method: str = "RK45"
+    controller: str | None = None
+    rtol: float = 1e-2
+    atol: float = 1e-4
+    output: str | None = None
+    refine: int | None = None
+    grid_points: int = 2001
+    dt: float = 0.01
+    max_steps: int = 200_000
+    max_seconds: float | None = None
+    device: str = "cpu"
+    dtype: str = "float64"
+    semantics: str = "reference"
+
+    def __post_init__(self) -> None:
+        _choice("semantics", self.semantics, SEMANTICS_NAMES)
+        _choice("backend", self.backend, BACKENDS)
+        if self.controller is None and self.backend == "scipy":
+            object.__setattr__(self, "controller", "scipy")
+        _resolve(self, "solver")
+        _choice("method", self.method, METHODS)
+        if self.backend == "scipy" and self.method in FIXED_METHODS:
+            _fail("method", f"with backend scipy must be one of {', '.join(ADAPTIVE_METHODS)} "
+                  "(fixed-step methods run on the torch backend)", self.method)
+        if self.backend == "torch" and self.method not in TORCH_METHODS:
+            _fail("method", f"with backend torch must be one of {', '.join(TORCH_METHODS)}",
+                  self.method)
+        _choice("controller", self.controller, CONTROLLERS)
+        if self.backend == "scipy" and self.controller != "scipy":
+            _fail("controller", "must be scipy with backend scipy (the MATLAB controller is in the "
+                  "torch backend)", self.controller)
+        _positive("rtol", self.rtol)
+        _positive("atol", self.atol)
+        _choice("output", self.output, OUTPUTS)
+        _int("refine", self.refine, 1)
+        _int("grid_points", self.grid_points, 2)
+        _positive("dt", self.dt)
+        _int("max_steps", self.max_steps, 1)
+        if self.max_seconds is not None:
+            _positive("max_seconds", self.max_seconds)
+        _choice("device", self.device, DEVICES)
+        _choice("dtype", self.dtype, DTYPES)
+
+    @property
+    def fixed_step(self) -> bool:
+        return self.method in FIXED_METHODS
+
+
+def spec_key(*specs: _Spec, extra: Any = None) -> str:
+    """A stable 16-hex-digit content hash of specs (and any JSON-able extra)."""
+    payload = [type(s).__name__ for s in specs], [s.to_dict() for s in specs], extra
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class _Fields:
+    network: dict[str, Any] = field(default_factory=dict)
+    input: dict[str, Any] = field(default_factory=dict)
+    solver: dict[str, Any] = field(default_factory=dict)
+
+
+def make_specs(semantics: str = "reference", **values: Any) -> tuple[NetworkSpec, InputSpec, SolverSpec]:
+    """Build the three specs from flat keyword values, routing each to the spec that owns it.
+
+    ``input_kind`` sets :attr:`InputSpec.kind`. Unknown names raise :class:`SpecError`.
+    """
+    net_names = {f.name for f in fields(NetworkSpec)}
+    inp_names = {f.name for f in fields(InputSpec)}
+    sol_names = {f.name for f in fields(SolverSpec)}
+    out = _Fields()
+    for name, value in values.items():
+        if name == "input_kind":
+            out.input["kind"] = value
+        elif name in net_names:
+            out.network[name] = value
+        elif name in inp_names:
+            out.input[name] = value
+        elif name in sol_names:
+            out.solver[name] = value
+        else:
+            raise SpecError(f"unknown spec field {name!r}; valid: "
+                            f"{', '.join(sorted(net_names | inp_names | sol_names | {'input_kind'}))}")
+    for d in (out.network, out.input, out.solver):
+        d.setdefault("semantics", semantics)
+    return NetworkSpec(**out.network), InputSpec(**out.input), SolverSpec(**out.solver)
