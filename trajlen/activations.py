@@ -7,7 +7,7 @@ written against the array-API namespace of its argument, so the numpy (scipy) pa
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ._xp import namespace as array_namespace
 from ._xp import sigmoid as _logistic

@@ -65,7 +65,7 @@ class Params:
     def arrays(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
-    def zero_recurrent(self) -> "Params":
+    def zero_recurrent(self) -> Params:
         """The same network with recurrent weights and biases zeroed (the authors' bound check)."""
         d = self.arrays()
         d.update(W_r=np.zeros_like(self.W_r), b_r=np.zeros_like(self.b_r),
@@ -165,7 +165,7 @@ def import_mat(path: str | Path) -> Params:
     missing = [name for name in ("w_l", "b_l", "E_l", "tau", "w_l_r", "b_l_r", "E_l_r") if name not in m]
     if missing:
         raise SpecError(f"params file {str(path)!r} lacks {', '.join(missing)} (original code layout)")
-    W = np.asarray(m["w_l"], dtype=np.float64)
+    W = np.ascontiguousarray(m["w_l"], dtype=np.float64)
     if W.ndim == 2:  # MATLAB drops a leading singleton only when saved as (k, k)
         W = W[None]
     n, k = W.shape[0], W.shape[1]
@@ -176,7 +176,9 @@ def import_mat(path: str | Path) -> Params:
             raise SpecError(f"params file {str(path)!r}: {name} has {a.size} entries, expected "
                             f"{int(np.prod(shape))} for n={n}, k={k}")
         # tau is (n·k, 1) indexed layer-major; MATLAB column-major and C order agree for vectors.
-        return a.reshape(shape)
+        # loadmat hands back Fortran-ordered arrays: make them C-contiguous so that matmul rounds
+        # exactly as for a drawn network (bit-identical results for the same weights).
+        return np.ascontiguousarray(a.reshape(shape))
 
     E = arr("E_l", (n, k, k))
     A = arr("A", (n, k)) if "A" in m else E.sum(axis=1)

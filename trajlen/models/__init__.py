@@ -13,13 +13,14 @@ Layer ℓ of width k with drive u (the input I(t) for ℓ = 1, else the state of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
-from .._xp import namespace as array_namespace
 
+from .._xp import namespace as array_namespace
 from ..activations import activation, derivative
 from ..inputs import CircleInput
 from ..params import Params
@@ -90,12 +91,12 @@ class VectorField:
 
     @classmethod
     def from_params(cls, net: NetworkSpec, inp: InputSpec, params: Sequence[Params] | Params,
-                    xp: Any = np, device: Any = None, dtype: Any = None) -> "VectorField":
+                    xp: Any = np, device: Any = None, dtype: Any = None) -> VectorField:
         if isinstance(params, Params):
             params = [params]
         return cls(net, inp, cls.stack(params, xp, device, dtype))
 
-    def take(self, rows) -> "VectorField":
+    def take(self, rows) -> VectorField:
         """The field restricted to batch rows ``rows`` (index array), e.g. after compaction."""
         return VectorField(self.net, self.inp, {k: v[rows] for k, v in self.arrays.items()})
 
