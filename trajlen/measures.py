@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.decomposition import PCA
 
 __all__ = ["pca_project", "arc_length", "computational_depth", "steps_per_interval",
            "layer_measures"]
@@ -28,6 +27,10 @@ def pca_project(states: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, 
     if T < 2 or not np.any(centred):
         return np.zeros((T, n_components)), np.full(n_components, np.nan)
     m = min(n_components, T, k)
+    # Imported here: scikit-learn costs seconds to import, which every fresh sweep worker would pay
+    # even for static networks or failed solves that never project anything.
+    from sklearn.decomposition import PCA
+
     pca = PCA(n_components=m, svd_solver="full")
     z = pca.fit_transform(states)
     ratio = pca.explained_variance_ratio_
