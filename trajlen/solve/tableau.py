@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Tableau", "RK23", "RK45", "EULER", "RK4", "TABLEAUS", "FIXED_TABLEAUS"]
+__all__ = ["Tableau", "RK23", "RK45", "EULER", "RK4", "TABLEAUS", "FIXED_TABLEAUS", "combine"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +72,21 @@ class Tableau:
         """RHS evaluations per attempted step: ``s`` for both kinds — an FSAL pair reuses stage 0 from
         the previous step but evaluates ``f(t + h, y_new)``; a fixed method evaluates all ``s`` stages."""
         return self.n_stages
+
+
+def combine(K, w):
+    """``Σ_j w_j K_j`` over stage arrays ``K`` (numpy or torch, any shape), summed left to right and
+    skipping zero weights, as ode45 writes its sums. Returns None when every weight is zero.
+
+    Kept as separate multiply and add (no fused ``alpha`` add): a fused multiply-add rounds
+    differently and, on problems at the stability limit, flips step decisions against scipy/MATLAB."""
+    out = None
+    for kj, wj in zip(K, w):
+        if wj == 0.0:
+            continue
+        term = kj * float(wj)
+        out = term if out is None else out + term
+    return out
 
 
 def _a(rows) -> np.ndarray:

@@ -1,0 +1,172 @@
+"""Pipeline stage 3 (solver, torch backend) — fixed-step methods: explicit Euler, RK4, fused LTC step.
+
+All rows of a batch step in lockstep on ``t_i = i·dt`` (the last step is clipped to end exactly at
+``t_end``); every step is an accepted step and an output point. The fused step is the paper's Eq. 3,
+
+    x(t + Δt) = (x(t) + Δt · drive(t, x)) / (1 + Δt · leak(t, x)),
+
+with ``dx/dt = drive − leak ⊙ x`` taken from the vector field's own ``leak_drive`` (the one place each
+model's equations are written), so it is a semi-implicit Euler step: first order, and unconditionally
+stable for the leak. Euler and RK4 reuse :func:`trajlen.solve.batched.rk_step` with their tableaus.
+
+A row whose state becomes non-finite is marked ``non_finite``, keeps its last finite state and
+records nothing more; the other rows go on unchanged (rows are independent in every operation).
+Failed rows are dropped from the batch whenever the buffers are flushed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from .batched import DEFAULT_CAPACITY, STATUS_CODES, Recorder, RowResult, RunStats, _message, rk_step
+from .tableau import EULER, RK4, Tableau
+
+__all__ = ["integrate_fixed", "fused_step", "step_times", "FIXED_METHODS"]
+
+#: method name → tableau (``"fused"`` has none: it is its own one-stage formula).
+FIXED_METHODS: dict[str, Tableau | None] = {"euler": EULER, "rk4": RK4, "fused": None}
+
+_NON_FINITE, _BUDGET = 2, 3
+
+
+def step_times(t_end: float, dt: float) -> np.ndarray:
+    """Fixed-step times ``0, dt, 2dt, …, t_end`` (the last step shortened to land on ``t_end``).
+
+    A remainder below ``1e-9·dt`` (round-off in ``t_end/dt``) does not make an extra step.
+    """
+    if not (dt > 0 and math.isfinite(dt)):
+        raise ValueError(f"dt must be a finite number > 0, got {dt!r}")
+    m = max(1, math.ceil(t_end / dt - 1e-9))
+    t = np.arange(m + 1, dtype=np.float64) * dt
+    t[-1] = t_end
+    return t
+
+
+def fused_step(field: Any, t: torch.Tensor, y: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Paper Eq. 3 for every row: ``(y + h·drive) / (1 + h·leak)`` with ``(leak, drive)`` at ``(t, y)``.
+
+    Parameters
+    ----------
+    field : object with ``leak_drive(t (b,), y (b, N)) -> (leak, drive)``, each ``(b, N)``
+    t : (b,) float64 step start times
+    y : (b, N) states
+    h : (b,) float64 step sizes
+    """
+    leak, drive = field.leak_drive(t.to(y.dtype), y)
+    hh = h.to(y.dtype)[:, None]
+    return (y + hh * drive) / (1.0 + hh * leak)
+
+
+@torch.inference_mode()
+def integrate_fixed(field: Any, y0: torch.Tensor, t_end: float, dt: float, method: str, *,
+                    max_steps: int, capacity: int = DEFAULT_CAPACITY,
+                    on_finish: Callable[[int], None] | None = None,
+                    stats: RunStats | None = None) -> list[RowResult]:
+    """Integrate every row with a fixed step ``dt`` from ``t = 0`` to ``t_end``.
+
+    Parameters
+    ----------
+    field : object
+        ``field(t, y)``, ``field.leak_drive(t, y)`` (fused) and ``field.take(rows)``; ``t`` (b,) and
+        ``y`` (b, N) as in :func:`trajlen.solve.batched.integrate_adaptive`.
+    y0 : (B, N) tensor
+    t_end, dt : float
+        Interval end and step (time units of the ODE).
+    method : {"euler", "rk4", "fused"}
+    max_steps : int
+        If the grid has more steps, the first ``max_steps`` are taken and the rows end with status
+        ``step_budget``.
+
+    Returns
+    -------
+    list of RowResult (no dense output), in row order. ``nfev`` counts RHS evaluations: 1 per step for
+    euler and fused (one ``leak_drive``), 4 for rk4.
+    """
+    if method not in FIXED_METHODS:
+        raise ValueError(f"method must be one of {', '.join(FIXED_METHODS)}, got {method!r}")
+    tab = FIXED_METHODS[method]
+    times = step_times(t_end, dt)
+    n_total = len(times) - 1
+    n_steps = min(n_total, max_steps)
+    B = y0.shape[0]
+    dev = y0.device
+    stats = stats if stats is not None else RunStats()
+    evals = 1 if tab is None else tab.evals_per_attempt
+
+    def rhs(t, y):
+        return field(t.to(y.dtype), y)
+
+    rows = list(range(B))
+    rec = Recorder(rows, y0, capacity)
+    y = y0.clone()
+    running = torch.ones(B, dtype=torch.bool, device=dev)
+    status = torch.zeros(B, dtype=torch.int64, device=dev)
+    fail_t = torch.zeros(B, dtype=torch.float64, device=dev)
+    n_acc = torch.zeros(B, dtype=torch.int64, device=dev)
+    results: dict[int, RowResult] = {}
+    since_flush = 0   # every row records one point per step, so the buffers fill in lockstep
+
+    def finish(local: np.ndarray) -> None:
+        st, ft, na = status.cpu().numpy(), fail_t.cpu().numpy(), n_acc.cpu().numpy()
+        for i in local:
+            r = rows[i]
+            step_t, step_y, _ = rec.pop(r)
+            code = int(st[i])
+            results[r] = RowResult(step_t=step_t, step_y=step_y, Q=None, status=STATUS_CODES[code],
+                                   message=_message(code, float(ft[i]), max_steps),
+                                   n_accepted=int(na[i]), n_rejected=0,
+                                   nfev=int(na[i]) * evals + (evals if code == _NON_FINITE else 0))
+        if on_finish is not None and len(local):
+            on_finish(len(local))
+
+    for i in range(n_steps):
+        b = len(rows)
+        t = torch.full((b,), float(times[i]), dtype=torch.float64, device=dev)
+        h = torch.full((b,), float(times[i + 1] - times[i]), dtype=torch.float64, device=dev)
+        if tab is None:
+            y_new = fused_step(field, t, y, h)
+        else:
+            y_new, _ = rk_step(rhs, t, y, rhs(t, y), h, h, None, tab)
+        stats.work_evals += b * evals
+        stats.attempts += 1
+        finite = torch.isfinite(y_new).all(dim=-1)
+        bad = running & ~finite
+        good = running & finite
+        status = torch.where(bad, _NON_FINITE, status)
+        fail_t = torch.where(bad, t, fail_t)
+        rec.write(torch.full_like(t, float(times[i + 1])), y_new)
+        rec.advance(good)
+        n_acc = n_acc + good.to(torch.int64)
+        y = torch.where(good[:, None], y_new, y)
+        running = good
+        since_flush += 1
+        if since_flush == rec.capacity:
+            since_flush = 0
+            rec.flush(rows)
+            stats.flushes += 1
+            alive = running.cpu().numpy()
+            if not alive.all():
+                finish(np.flatnonzero(~alive))
+                if not alive.any():
+                    break
+                keep_np = np.flatnonzero(alive)
+                keep = torch.as_tensor(keep_np, device=dev)
+                rows = [rows[j] for j in keep_np]
+                field = field.take(keep)
+                y, running, status, fail_t, n_acc = (v[keep] for v in (y, running, status, fail_t,
+                                                                       n_acc))
+                rec.keep(keep)
+                stats.compactions += 1
+    if rows:
+        if n_total > max_steps:
+            # The grid needs more steps than the budget allows: rows still running fail here.
+            status = torch.where(running, _BUDGET, status)
+            fail_t = torch.where(running, float(times[n_steps]), fail_t)
+        rec.flush(rows)
+        finish(np.arange(len(rows)))
+    return [results[r] for r in range(B)]
