@@ -31,6 +31,9 @@ class Study:
         in the grid — it comes from :attr:`semantics`.
     samples : the paper's sample count (random networks per grid point).
     quick_samples, quick_grid : what ``--quick`` runs instead (grid entries override ``grid``).
+    points : explicit grid points, each a dict of spec fields merged over ``grid`` (the product of
+        ``grid`` is taken once per point). Empty: the plain product. Lets a study walk a path that is
+        not a product, e.g. the ablation's cumulative switches.
     semantics : the semantics the study can be run under.
     draw : function drawing the figure/table files from this study's rows.
     seed : root seed.
@@ -47,9 +50,39 @@ class Study:
     semantics: tuple[str, ...] = ("reference", "paper")
     seed: int = 0
     notes: str = ""
+    points: Sequence[Mapping[str, Any]] = ()
 
     def grid_for(self, quick: bool) -> dict[str, list]:
         g = {k: list(v) for k, v in self.grid.items()}
         if quick:
             g.update({k: list(v) for k, v in self.quick_grid.items()})
         return g
+
+    def tasks(self, semantics: str, samples: int | None = None, quick: bool = False,
+              backend: str | None = None) -> list:
+        """The tasks of this study under ``semantics`` (one of :attr:`semantics`).
+
+        ``samples`` defaults to :attr:`samples` (:attr:`quick_samples` with ``quick``); ``backend``
+        replaces the grid's backend. Invalid values raise :class:`~trajlen.spec.SpecError`.
+        """
+        from .spec import SpecError
+        from .sweep import build_tasks
+
+        if semantics not in self.semantics:
+            raise SpecError(f"study {self.name} runs under semantics {', '.join(self.semantics)}, "
+                            f"got {semantics!r}")
+        if samples is None:
+            samples = self.quick_samples if quick else self.samples
+        grid = self.grid_for(quick)
+        if backend is not None:
+            grid["backend"] = [backend]
+        grid["semantics"] = [semantics]
+        tasks, seen = [], set()
+        for point in (self.points or [{}]):
+            g = dict(grid)
+            g.update({k: [v] for k, v in point.items()})
+            for t in build_tasks(g, samples, self.seed):
+                if t.task_id not in seen:
+                    seen.add(t.task_id)
+                    tasks.append(t)
+        return tasks

@@ -1,0 +1,107 @@
+"""Ablation — from the authors' code (reference semantics) to the paper's text, one switch at a time.
+
+Starting from the reference semantics at the Table 2 setting (k = 100, 1 layer, σ_w² = 2, σ_b² = 1,
+RK45, rtol 1e-2, atol 1e-4, torch backend), each step switches one more difference of SPEC §1b to the
+paper's choice, cumulatively; the last step is the paper semantics in full. Parameters use common
+random numbers (trajlen.params), so every step integrates the same random networks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trajlen import plotting
+from trajlen.spec import SEMANTICS
+from trajlen.study import Study
+
+from ._draw import sample_table, stem, summary_table
+
+_P = {**SEMANTICS["paper"]["network"], "input_kind": SEMANTICS["paper"]["input"]["kind"],
+      **SEMANTICS["paper"]["solver"]}
+#: (label, fields switched at this step), in the order the issue lists them.
+SWITCHES = [
+    ("reference", ()),
+    ("+weight_init", ("weight_init",)),
+    ("+hardtanh", ("hardtanh",)),
+    ("+recurrence", ("recurrence",)),
+    ("+ltc_decay", ("ltc_decay",)),
+    ("+ltc_A", ("ltc_A",)),
+    ("+input_kind", ("input_kind",)),
+    ("+controller/output/refine", ("controller", "output", "refine")),
+]
+STEPS = [label for label, _ in SWITCHES]
+
+
+def _points() -> list[dict]:
+    out, acc = [], {}
+    for _, names in SWITCHES:
+        acc = {**acc, **{n: _P[n] for n in names}}
+        out.append(dict(acc))
+    return out
+
+
+POINTS = _points()
+
+
+def step_of(row: pd.Series) -> str:
+    """The last ablation step whose switches the row has all at the paper's values (cumulatively)."""
+    label = STEPS[0]
+    for (name, names) in SWITCHES[1:]:
+        if all(str(row[n]) == str(_P[n]) for n in names):
+            label = name
+        else:
+            break
+    return label
+
+
+def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
+    s = stem(outdir, "ablation", semantics)
+    samples = sample_table(rows)
+    samples.insert(0, "step", [step_of(r) for _, r in samples.iterrows()])
+    samples["step_index"] = [STEPS.index(x) for x in samples["step"]]
+    samples = samples.sort_values(["activation", "step_index", "model", "sample"],
+                                  kind="stable").reset_index(drop=True)
+    summary = summary_table(samples, ["activation", "step_index", "step", "model"])
+    # LTC advantage per step: ratio of median lengths, LTC over the others
+    adv = []
+    for (act, idx, step), g in summary.groupby(["activation", "step_index", "step"], sort=True):
+        med = dict(zip(g["model"], g["length_median"]))
+        adv.append({"activation": act, "step_index": idx, "step": step,
+                    "ltc_over_node": med.get("ltc", np.nan) / med.get("node", np.nan),
+                    "ltc_over_ctrnn": med.get("ltc", np.nan) / med.get("ctrnn", np.nan)})
+    files = [plotting.write_table(samples, s.with_suffix(".csv")),
+             plotting.write_table(summary, Path(f"{s}_summary.csv")),
+             plotting.write_table(pd.DataFrame(adv), Path(f"{s}_ltc_advantage.csv"))]
+    plotting.style()
+    acts = [a for a in ("tanh", "sigmoid", "relu", "hardtanh") if a in set(samples["activation"])]
+    fig, axes = plotting.plt.subplots(len(acts), 2, figsize=(10, 3.0 * len(acts)), squeeze=False)
+    order = [x for x in STEPS if x in set(samples["step"])]
+    n = int(samples.groupby(["activation", "step", "model"]).size().max())
+    for i, act in enumerate(acts):
+        d = samples[samples["activation"] == act]
+        plotting.step_panel(axes[i, 0], d, "length", order, logy=True, ylabel="trajectory length")
+        plotting.step_panel(axes[i, 1], d, "L", order, logy=True, ylabel="computational depth L")
+        for ax in axes[i]:
+            ax.set_title(f"{plotting.ACTIVATION_NAMES[act]}: reference → paper, cumulative "
+                         f"[median, IQR; n = {n}]", fontsize="small")
+    fig.tight_layout()
+    return files + plotting.save(fig, s)
+
+
+STUDY = Study(
+    name="ablation",
+    title="Ablation: reference → paper semantics, one switch at a time (Table 2 setting)",
+    grid={"model": ["node", "ctrnn", "ltc"], "activation": ["tanh", "sigmoid", "relu", "hardtanh"],
+          "width": [100], "depth": [1], "sigma_w2": [2.0], "sigma_b2": [1.0], "method": ["RK45"],
+          "rtol": [1e-2], "atol": [1e-4], "backend": ["torch"]},
+    samples=100,
+    draw=draw,
+    points=POINTS,
+    semantics=("reference",),
+    quick_grid={"width": [10], "backend": ["scipy"], "activation": ["tanh", "hardtanh"]},
+    notes="Runs under the reference semantics only: each step overrides switches with the paper's "
+          "values; the last step equals the paper semantics.",
+)

@@ -1,0 +1,126 @@
+"""Table 2 — computational depth L of one-layer networks (k = 100, σ_w² = 2, σ_b² = 1), per activation
+and model, mean ± std over 100 networks; RK45 at rtol 1e-2, atol 1e-4.
+
+The paper's L depends on MATLAB ``ode45``'s step rules and its ``Refine = 4`` output (SPEC §2–3), so the
+grid runs on the torch backend, whose ``matlab`` controller reproduces them (reference semantics; the
+paper semantics use the scipy controller and the solver's own steps).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from trajlen import plotting
+from trajlen.study import Study
+
+from ._draw import sample_table, stem, summary_table, task_of
+
+ACTIVATIONS = ["tanh", "sigmoid", "relu", "hardtanh"]
+MODELS = ["node", "ctrnn", "ltc"]
+
+#: Table 2 of the paper (mean, std), SPEC §5.
+PAPER = {
+    ("tanh", "node"): (0.56, 0.016), ("tanh", "ctrnn"): (4.13, 2.19), ("tanh", "ltc"): (9.19, 2.92),
+    ("sigmoid", "node"): (0.56, 0.00), ("sigmoid", "ctrnn"): (5.33, 3.76), ("sigmoid", "ltc"): (7.00, 5.36),
+    ("relu", "node"): (1.29, 0.10), ("relu", "ctrnn"): (4.31, 2.05), ("relu", "ltc"): (56.9, 9.03),
+    ("hardtanh", "node"): (0.61, 0.02), ("hardtanh", "ctrnn"): (4.05, 2.17),
+    ("hardtanh", "ltc"): (81.01, 10.05),
+}
+
+
+def comparison(summary: pd.DataFrame) -> pd.DataFrame:
+    """Our L (mean, std, median, IQR, n) beside the paper's, with whether our mean is in paper ± std."""
+    out = []
+    for act in ACTIVATIONS:
+        for m in MODELS:
+            hit = summary[(summary["activation"] == act) & (summary["model"] == m)]
+            pm, ps = PAPER[(act, m)]
+            rec = {"activation": act, "model": m, "paper_mean": pm, "paper_std": ps}
+            if len(hit):
+                h = hit.iloc[0]
+                rec.update(n=int(h["n"]), n_failed=int(h["n_failed"]), L_mean=h.get("L_mean", np.nan),
+                           L_std=h.get("L_std", np.nan), L_median=h.get("L_median", np.nan),
+                           L_q1=h.get("L_q1", np.nan), L_q3=h.get("L_q3", np.nan),
+                           length_median=h.get("length_median", np.nan))
+                rec["within_paper_std"] = bool(abs(rec["L_mean"] - pm) <= ps)
+            out.append(rec)
+    return pd.DataFrame(out)
+
+
+def markdown(cmp: pd.DataFrame, semantics: str) -> str:
+    lines = [f"Table 2 — computational depth L ({semantics} semantics): ours beside the paper's",
+             "", "| activation | model | paper mean ± std | ours mean ± std | ours median [Q1, Q3] | n | "
+             "mean within paper ± std |", "|---|---|---|---|---|---|---|"]
+    for _, r in cmp.iterrows():
+        if "L_mean" not in r or pd.isna(r.get("L_mean")):
+            ours, med, n, ok = "—", "—", "0", "—"
+        else:
+            ours = f"{r['L_mean']:.3g} ± {r['L_std']:.3g}"
+            med = f"{r['L_median']:.3g} [{r['L_q1']:.3g}, {r['L_q3']:.3g}]"
+            n = f"{int(r['n'])}" + (f" ({int(r['n_failed'])} failed)" if r["n_failed"] else "")
+            ok = "yes" if r["within_paper_std"] else "**no**"
+        lines.append(f"| {plotting.ACTIVATION_NAMES[r['activation']]} | {plotting.model_name(r['model'])} | "
+                     f"{r['paper_mean']:.3g} ± {r['paper_std']:.3g} | {ours} | {med} | {n} | {ok} |")
+    return "\n".join(lines) + "\n"
+
+
+def with_tau_min(rows: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
+    """Add each network's smallest time constant τ_min (redrawn from its seed): an explicit RK45 step
+    cannot exceed a few τ_min, so L of CT-RNN and LTC scales like 1/τ_min — a heavy-tailed quantity."""
+    tau = {(r["model"], r["activation"], int(r["sample"])): float(task_of(r).params().tau.min())
+           for _, r in rows.iterrows()}
+    out = samples.copy()
+    out["tau_min"] = [tau[(m, a, int(i))] for m, a, i in zip(out["model"], out["activation"], out["sample"])]
+    out["L_times_tau_min"] = out["L"] * out["tau_min"]
+    return out
+
+
+def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
+    s = stem(outdir, "table2", semantics)
+    samples = with_tau_min(rows, sample_table(rows))
+    summary = summary_table(samples, ["activation", "model"])
+    summary["L_times_tau_min_median"] = samples.groupby(["activation", "model"])["L_times_tau_min"].median(
+    ).reindex(pd.MultiIndex.from_frame(summary[["activation", "model"]])).to_numpy()
+    cmp = comparison(summary)
+    files = [plotting.write_table(samples, s.with_suffix(".csv")),
+             plotting.write_table(summary, Path(f"{s}_summary.csv")),
+             plotting.write_table(cmp, Path(f"{s}_vs_paper.csv"))]
+    md = Path(f"{s}.md")
+    md.write_text(markdown(cmp, semantics))
+    files.append(md)
+    plotting.style()
+    fig, (ax, ax2) = plotting.plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [3, 2]})
+    order = [a for a in ACTIVATIONS if a in set(samples["activation"])]
+    plotting.box_panel(ax, samples, "activation", y="L", xlabel="activation",
+                       ylabel="computational depth L", order=order)
+    # the paper's means as black ticks over the boxes
+    for i, act in enumerate(order):
+        for j, m in enumerate(MODELS):
+            ax.plot(i + (j - 1) * 0.27, PAPER[(act, m)][0], marker="_", color="k", ms=12, mew=2,
+                    label="paper mean" if (i, j) == (0, 0) else None)
+    ax.legend(fontsize="small")
+    n = int(samples.groupby(["activation", "model"]).size().max())
+    ax.set_title(f"Table 2: computational depth L [{semantics}, n = {n}]", fontsize="small")
+    plotting.scatter_panel(ax2, samples, "tau_min", "L", xlabel="smallest time constant τ_min",
+                           ylabel="computational depth L")
+    ax2.set_title("L against τ_min, all activations (log–log)", fontsize="small")
+    fig.tight_layout()
+    return files + plotting.save(fig, s)
+
+
+STUDY = Study(
+    name="table2",
+    title="Table 2: computational depth L per activation and model (k=100, 1 layer)",
+    grid={"model": MODELS, "activation": ACTIVATIONS, "width": [100], "depth": [1],
+          "sigma_w2": [2.0], "sigma_b2": [1.0], "method": ["RK45"], "rtol": [1e-2], "atol": [1e-4],
+          "backend": ["torch"]},
+    samples=100,
+    draw=draw,
+    quick_samples=2,
+    quick_grid={"width": [10], "backend": ["scipy"]},
+    notes="Reference semantics on the torch backend use MATLAB ode45's controller and Refine 4 "
+          "(what produced the paper's numbers); L = output points in (0, 2π] / 100 (SPEC §2).",
+)

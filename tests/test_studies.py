@@ -1,0 +1,161 @@
+"""The paper-artifact studies (``studies/``), their drawing, and the ``trajlen.reproduce`` CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from studies import ALL, BY_NAME, ablation, table2
+from studies._draw import boxes, latent, sample_table
+from trajlen import reproduce
+from trajlen.pipeline import Task
+from trajlen.spec import SpecError, make_specs
+
+SPEC_ARTIFACTS = {"table2", "fig2a", "fig2b", "fig2c", "fig2d", "fig2e", "fig3a", "fig3b", "fig3c",
+                  "fig3d", "supp_input_step", "supp_htanh_k25"}
+
+
+def test_every_artifact_has_one_study():
+    names = [s.name for s in ALL]
+    assert len(names) == len(set(names))
+    assert SPEC_ARTIFACTS <= set(names)
+    assert {"ablation", "convergence"} <= set(names)
+    assert BY_NAME == {s.name: s for s in ALL}
+
+
+@pytest.mark.parametrize("study", ALL, ids=lambda s: s.name)
+@pytest.mark.parametrize("quick", [False, True], ids=["full", "quick"])
+def test_study_grid_builds_valid_tasks(study, quick):
+    assert callable(study.draw) and study.samples >= 1 and study.title
+    for sem in study.semantics:
+        tasks = study.tasks(sem, samples=1, quick=quick)
+        assert tasks and all(isinstance(t, Task) for t in tasks)
+        assert len({t.task_id for t in tasks}) == len(tasks)
+        if quick:  # the default count (the paper's, or the quick one)
+            assert len(study.tasks(sem, quick=True)) == len(tasks) * study.quick_samples
+
+
+def test_table2_reference_runs_matlab_controller():
+    tasks = BY_NAME["table2"].tasks("reference", samples=1)
+    assert len(tasks) == 12
+    assert {(t.solver.backend, t.solver.controller, t.solver.output, t.solver.refine) for t in tasks} == {
+        ("torch", "matlab", "refine", 4)}
+    assert {(t.net.width, t.net.depth, t.net.sigma_w2, t.net.sigma_b2) for t in tasks} == {(100, 1, 2.0, 1.0)}
+
+
+def test_ablation_walks_cumulatively_from_reference_to_paper():
+    tasks = ablation.STUDY.tasks("reference", samples=1)
+    ltc = [t for t in tasks if t.net.model == "ltc" and t.net.activation == "tanh"]
+    assert len(ltc) == len(ablation.STEPS)
+    first, last = ltc[0], ltc[-1]
+    paper = make_specs("paper", model="ltc", activation="tanh", backend="torch")
+    for f in ("weight_init", "recurrence", "ltc_decay", "ltc_A", "hardtanh"):
+        assert getattr(first.net, f) != getattr(paper[0], f)
+        assert getattr(last.net, f) == getattr(paper[0], f)
+    assert (last.inp.kind, last.solver.controller, last.solver.output) == (
+        paper[1].kind, paper[2].controller, paper[2].output)
+    # common random numbers: every step integrates the same standard-normal draws
+    a, b = first.params(), last.params()
+    assert np.allclose(a.W / first.net.weight_std, b.W / last.net.weight_std)
+
+
+def _synthetic_rows(n_samples=3, **grid) -> pd.DataFrame:
+    """Rows shaped like the results store's, for tiny real specs (so latent curves can re-solve)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for model in ("node", "ctrnn", "ltc"):
+        for values in ([{}] if not grid else [dict(zip(grid, v)) for v in zip(*grid.values())]):
+            kw = {"model": model, "activation": "tanh", "width": 4, "depth": 2, **values}
+            kw.setdefault("semantics", "paper")
+            sem = kw.pop("semantics")
+            net, inp, sol = make_specs(sem, **kw)
+            for s in range(n_samples):
+                lengths = list(rng.uniform(5, 50, net.depth))
+                row = dict(net.to_dict(), input_kind=inp.kind, n_samples=inp.n_samples,
+                           **{k: v for k, v in sol.to_dict().items() if k != "semantics"},
+                           seed=0, sample=s, status="ok" if s < 2 else "non_finite",
+                           length=lengths[-1], lengths=lengths, var_pc1_layers=[0.6] * net.depth,
+                           var_pc2_layers=[0.3] * net.depth, var_pc1=0.6, var_pc2=0.3,
+                           L=float(rng.uniform(0.5, 9)), n_accepted=10, n_rejected=1, nfev=70,
+                           n_points=11, spec_json=json.dumps({"network": net.to_dict(),
+                                                              "input": inp.to_dict(),
+                                                              "solver": sol.to_dict()}))
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_draw_functions_on_synthetic_table(tmp_path):
+    rows = _synthetic_rows(width=[3, 4])
+    files = boxes("demo", "width", "width", explained=True)(rows, tmp_path, "paper")
+    assert {p.suffix for p in files} == {".csv", ".png", ".pdf"}
+    summary = pd.read_csv(tmp_path / "demo_paper_summary.csv")
+    assert set(summary["n"]) == {3} and set(summary["n_failed"]) == {1}
+    files = latent("demo2", "layer", "layer", per_layer=True)(_synthetic_rows(), tmp_path, "paper")
+    curves = pd.read_csv(tmp_path / "demo2_paper_curves.csv")
+    assert set(curves["layer"]) == {1, 2} and (tmp_path / "demo2_paper.png").exists()
+    t2 = _synthetic_rows(activation=["tanh", "relu"], width=[4, 4])
+    table2.draw(t2, tmp_path, "reference")
+    md = (tmp_path / "table2_reference.md").read_text()
+    assert "0.56 ± 0.016" in md and "| ReLU | LTC | 56.9 ± 9.03 |" in md
+    assert len(sample_table(t2, per_layer=True)) == 2 * len(t2)
+
+
+def test_quick_study_end_to_end_is_deterministic(tmp_path):
+    args = ["fig3b", "--quick", "--semantics", "paper", "--samples", "1", "--results",
+            str(tmp_path / "r"), "--figures", str(tmp_path / "f"), "--quiet"]
+    assert reproduce.main(args) == 0
+    out = tmp_path / "f" / "fig3b"
+    names = {p.name for p in out.iterdir()}
+    assert {"fig3b_paper.png", "fig3b_paper.pdf", "fig3b_paper.csv", "fig3b_paper_summary.csv"} <= names
+    first = {n: (out / n).read_bytes() for n in names}
+    # draw again from scratch (new store, same seeds): identical tables and figures
+    args2 = args[:7] + [str(tmp_path / "r2"), "--figures", str(tmp_path / "f2"), "--quiet"]
+    assert reproduce.main(args2) == 0
+    for n in names:
+        assert (tmp_path / "f2" / "fig3b" / n).read_bytes() == first[n], n
+
+
+@pytest.mark.parametrize("argv", [
+    ["nosuchstudy"],
+    ["table2", "--samples", "0"],
+    ["table2", "--samples", "many"],
+    ["table2", "--jobs", "0"],
+    ["table2", "--backend", "jax"],
+    ["table2", "--semantics", "textbook"],
+    ["ablation", "--semantics", "paper"],
+    ["table2", "--threads", "0"],
+])
+def test_cli_rejects_bad_input_with_exit_2(argv, capsys):
+    try:
+        code = reproduce.main(argv + ["--results", "/nonexistent/never-written"])
+    except SystemExit as e:
+        code = e.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "error" in err
+
+
+def test_cli_module_entry_point_exit_code():
+    r = subprocess.run([sys.executable, "-m", "trajlen.reproduce", "fig9z"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "fig9z" in r.stderr
+
+
+def test_study_rejects_semantics_it_does_not_allow():
+    with pytest.raises(SpecError, match="ablation runs under semantics reference"):
+        ablation.STUDY.tasks("paper")
+
+
+def test_committed_sample_counts_cover_every_study():
+    from studies import COMMITTED_SAMPLES
+
+    assert set(COMMITTED_SAMPLES) == set(BY_NAME)
+    for name, n in COMMITTED_SAMPLES.items():
+        counts = n.values() if isinstance(n, dict) else [n]
+        assert all(isinstance(c, int) and 1 <= c <= BY_NAME[name].samples for c in counts)
+        if isinstance(n, dict):
+            assert set(n) == set(BY_NAME[name].semantics)

@@ -1,0 +1,183 @@
+"""``python -m trajlen.reproduce`` — regenerate the paper's Section 5 artifacts from scratch.
+
+One command per artifact, or all of them::
+
+    python -m trajlen.reproduce table2                       # Table 2, both semantics, 100 networks
+    python -m trajlen.reproduce all --quick                  # every study, tiny grids (CI smoke)
+    python -m trajlen.reproduce fig3b --semantics reference --samples 20 --jobs 2
+
+Each study (``studies/``) runs its grid through :func:`trajlen.sweep.run_sweep` into a resumable
+store ``RESULTS/<study>/<semantics>/`` (a rerun computes only the missing networks), then draws its
+figure, tables and (Table 2) Markdown into ``FIGURES/<study>/``. With ``--quick`` the figures go to
+``RESULTS/quick/figures/`` so a smoke run never overwrites the committed ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import spec as S
+from .spec import SpecError
+from .sweep import _Parser, run_sweep
+
+__all__ = ["main", "reproduce", "load_studies"]
+
+
+def load_studies() -> dict:
+    """The studies of ``studies/ALL`` by name (imported here so ``--help`` stays fast)."""
+    from studies import ALL
+
+    return {s.name: s for s in ALL}
+
+
+def make_parser(names: Sequence[str]) -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m trajlen.reproduce", description=__doc__.split("\n\n")[0],
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("studies", nargs="+", choices=["all", *names], metavar="STUDY",
+                   help=f"'all' or any of: {', '.join(names)}")
+    p.add_argument("--semantics", nargs="+", choices=S.SEMANTICS_NAMES, default=None,
+                   help="semantics to run (default: every one the study allows)")
+    p.add_argument("--samples", default=None, metavar="N|committed",
+                   help="networks per grid point (default: the paper's count; --quick: the quick count); "
+                        "'committed': the counts the committed figures/ were made with "
+                        "(studies.COMMITTED_SAMPLES)")
+    p.add_argument("--quick", action="store_true", help="smoke mode: tiny grids and sample counts")
+    p.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
+    p.add_argument("--backend", choices=S.BACKENDS, default=None,
+                   help="solver backend for every study (default: each study's own)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads per worker (1: on a shared machine more threads thrash; measured "
+                        "3-4x slower with 2 threads on 2 busy cores)")
+    p.add_argument("--results", default="results", help="root of the result stores")
+    p.add_argument("--figures", default=None,
+                   help="where figures and tables go (default: figures/; RESULTS/quick/figures with --quick)")
+    p.add_argument("--draw-only", action="store_true",
+                   help="draw from what the stores already hold; compute nothing")
+    p.add_argument("--partial", action="store_true",
+                   help="with --draw-only: draw whatever part of the grid the store holds (the tables' "
+                        "n columns say how much)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def _log_timing(results: Path, rec: dict) -> None:
+    path = results / "timings.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    with open(path, "a") as fh:
+        if new:
+            fh.write(",".join(rec) + "\n")
+        fh.write(",".join(str(v) for v in rec.values()) + "\n")
+
+
+def reproduce(study, semantics: str, *, samples: int | None = None, quick: bool = False, jobs: int = 1,
+              backend: str | None = None, results: str | Path = "results",
+              figures: str | Path = "figures", draw_only: bool = False, partial: bool = False,
+              progress: bool = True) -> list[Path]:
+    """Run one study under one semantics (resuming its store) and draw it; return the files written."""
+    tasks = study.tasks(semantics, samples=samples, quick=quick, backend=backend)
+    store = Path(results) / ("quick" if quick else "") / study.name / semantics
+    start = time.perf_counter()
+    if draw_only:
+        from .results import read_results
+
+        table = read_results(store)
+        ids = {t.task_id for t in tasks}
+        table = table[table["task_id"].isin(ids)].reset_index(drop=True) if not table.empty else table
+        n_computed = 0
+        if len(table) < len(tasks) and not partial:
+            raise SpecError(f"--draw-only: {store} holds {len(table)} of the {len(tasks)} networks of "
+                            f"{study.name} ({semantics}); run without --draw-only first "
+                            "(or add --partial)")
+    else:
+        res = run_sweep(tasks, store, jobs=jobs, progress=progress)
+        table, n_computed = res.table, res.n_computed
+    solve_s = time.perf_counter() - start
+    files = study.draw(table, Path(figures) / study.name, semantics)
+    wall = time.perf_counter() - start
+    backends = "+".join(sorted({t.solver.backend for t in tasks}))
+    _log_timing(Path(results), dict(study=study.name, semantics=semantics, quick=int(quick),
+                                    networks=len(tasks), computed=n_computed, backend=backends,
+                                    jobs=jobs, solve_s=f"{solve_s:.1f}", total_s=f"{wall:.1f}",
+                                    finished=time.strftime("%Y-%m-%dT%H:%M:%S")))
+    if progress:
+        print(f"{study.name} [{semantics}]: {len(tasks)} networks ({n_computed} computed, "
+              f"{backend or backends}) in {wall:.1f} s -> {Path(figures) / study.name}", flush=True)
+    return files
+
+
+def _samples_arg(value: str | None):
+    """``--samples``: None (study default), an integer, or ``committed`` → a function of
+    (study name, semantics)."""
+    if value is None:
+        return lambda name, sem: None
+    if value == "committed":
+        from studies import COMMITTED_SAMPLES
+
+        def committed(name: str, sem: str) -> int | None:
+            n = COMMITTED_SAMPLES.get(name)
+            return n.get(sem) if isinstance(n, dict) else n
+
+        return committed
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1 or str(n) != value.strip():
+        raise SpecError(f"samples must be an integer >= 1 or 'committed', got {value!r}")
+    return lambda name, sem: n
+
+
+def _limit_threads(n: int) -> None:
+    """Torch intra-op threads here and in joblib workers (which read the environment at import)."""
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    os.environ["MKL_NUM_THREADS"] = str(n)
+    import torch
+
+    torch.set_num_threads(n)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    studies = load_studies()
+    parser = make_parser(list(studies))
+    args = parser.parse_args(argv)
+    try:
+        if args.threads < 1:
+            raise SpecError(f"threads must be an integer >= 1, got {args.threads}")
+        _limit_threads(args.threads)
+        per_study = _samples_arg(args.samples)
+        if args.jobs < -1 or args.jobs == 0:
+            raise SpecError(f"jobs must be -1 (all cores) or an integer >= 1, got {args.jobs}")
+        chosen = list(studies.values()) if "all" in args.studies else [
+            studies[n] for n in dict.fromkeys(args.studies)]
+        plan = []
+        for st in chosen:
+            sems = [s for s in (args.semantics or st.semantics) if s in st.semantics]
+            if not sems:
+                if "all" in args.studies:
+                    continue
+                raise SpecError(f"study {st.name} runs under semantics {', '.join(st.semantics)}, "
+                                f"got {' '.join(args.semantics)}")
+            for sem in sems:  # validate every grid before anything runs
+                n = per_study(st.name, sem)
+                st.tasks(sem, samples=n, quick=args.quick, backend=args.backend)
+                plan.append((st, sem, n))
+        figures = args.figures or (str(Path(args.results) / "quick" / "figures") if args.quick
+                                   else "figures")
+        for st, sem, n in plan:
+            reproduce(st, sem, samples=n, quick=args.quick, jobs=args.jobs,
+                      backend=args.backend, results=args.results, figures=figures,
+                      draw_only=args.draw_only, partial=args.partial, progress=not args.quiet)
+    except SpecError as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
