@@ -88,7 +88,6 @@ def test_worker_death_on_the_cluster_is_recorded(tasks, local, tmp_path):
     scheduler's own retries are set to 0 here so that the test needs only three worker restarts.)"""
     import dask
     import distributed
-
     from test_faults import _faulty_runner
 
     die = tasks[3].task_id

@@ -11,17 +11,16 @@ import hashlib
 import json
 import time
 import traceback
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from . import __version__
 from .inputs import input_curve
-from .measures import (arc_length, computational_depth, layer_measures, pca_project,
-                       steps_per_interval)
+from .measures import arc_length, computational_depth, pca_project, steps_per_interval
 from .models import mlp
 from .params import Params, import_mat, load_params, sample_params
 from .spec import InputSpec, NetworkSpec, SolverSpec, SpecError, spec_key
