@@ -13,6 +13,20 @@ from types import ModuleType
 import numpy as np
 
 
+def jitable(fn):
+    """Mark ``fn`` (written with operators and builtins only) as callable from numba-compiled code too.
+
+    The compiled CPU solver (:mod:`trajlen.solve.compiled`) calls the models' ``leak_drive`` through
+    this, so each model's equations stay written once for numpy, torch and the compiled kernel.
+    Without numba installed it is the identity.
+    """
+    try:
+        from numba.extending import register_jitable
+    except ImportError:  # pragma: no cover - numba is a dependency; keep the numpy/torch paths usable
+        return fn
+    return register_jitable(fn)
+
+
 def namespace(x) -> ModuleType:
     """``numpy`` for numpy arrays/scalars, ``torch`` for torch tensors."""
     if type(x).__module__.startswith("torch"):

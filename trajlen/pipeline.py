@@ -95,13 +95,18 @@ def versions() -> dict[str, str]:
 
 
 def trajectory_for(task: Task, params: Params | None = None) -> Trajectory:
-    """Solve one task on the scipy backend (or evaluate a static ``mlp``); see :func:`run_tasks`."""
+    """Solve one task on the scipy or numba backend (or evaluate a static ``mlp``); see
+    :func:`run_tasks`."""
     params = task.params() if params is None else params
     if task.net.model == "mlp":
         pts = input_curve(task.inp, task.solver.grid_points)
         x = mlp.forward(task.net, params, pts).reshape(len(pts), -1)
         t = np.linspace(0.0, task.inp.t_end, len(pts))
         return Trajectory(t=t, x=x, step_t=t[:1])
+    if task.solver.backend == "numba":
+        from .solve.compiled import solve_compiled
+
+        return solve_compiled([(task.net, params)], task.inp, task.solver)[0]
     from .solve import solve_scipy
 
     return solve_scipy(task.net, params, task.inp, task.solver)
@@ -158,7 +163,8 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
     """Run tasks and return their rows in the same order.
 
     Tasks whose solver backend is ``torch`` (and that are not static ``mlp``) are integrated together
-    by the batched solver, grouped by (input, solver) spec; the rest one by one with scipy. A
+    by the batched solver, grouped by (input, solver) spec; the rest one by one (scipy, or the
+    compiled kernel for ``numba``). A
     numerical failure is a row with its status, never an exception.
     """
     rows: list[dict | None] = [None] * len(tasks)

@@ -44,11 +44,12 @@ LTC_DECAYS = ("abs", "signed")
 LTC_AS = ("column_sums", "vector")
 HARDTANHS = ("matlab", "clip")
 INPUT_KINDS = ("exact", "samples")
-BACKENDS = ("scipy", "torch")
+BACKENDS = ("scipy", "torch", "numba")
 ADAPTIVE_METHODS = ("RK23", "RK45", "DOP853", "BDF", "Radau", "LSODA")
 FIXED_METHODS = ("euler", "rk4", "fused")
 METHODS = ADAPTIVE_METHODS + FIXED_METHODS
 TORCH_METHODS = ("RK23", "RK45") + FIXED_METHODS
+NUMBA_METHODS = ("RK23", "RK45")
 CONTROLLERS = ("scipy", "matlab")
 OUTPUTS = ("steps", "refine", "grid")
 DEVICES = ("cpu", "cuda")
@@ -250,12 +251,14 @@ class SolverSpec(_Spec):
 
     Parameters
     ----------
-    backend : {"scipy", "torch"}
-        ``scipy``: one ``scipy.integrate`` solver per network. ``torch``: the batched solver.
+    backend : {"scipy", "torch", "numba"}
+        ``scipy``: one ``scipy.integrate`` solver per network. ``torch``: the batched solver (CPU or
+        CUDA). ``numba``: the compiled per-network kernel, the fast path on CPU (float64, RK23/RK45).
     method : str
-        RK23, RK45, DOP853, BDF, Radau, LSODA (scipy); RK23, RK45, euler, rk4, fused (torch).
+        RK23, RK45, DOP853, BDF, Radau, LSODA (scipy); RK23, RK45, euler, rk4, fused (torch);
+        RK23, RK45 (numba).
     controller : {"scipy", "matlab"}
-        Step-size rules of the torch RK solver (scipy backend: always scipy's own).
+        Step-size rules of the torch and numba RK solvers (scipy backend: always scipy's own).
     rtol, atol : float
         Relative and absolute tolerances (> 0).
     output : {"steps", "refine", "grid"}
@@ -301,6 +304,9 @@ class SolverSpec(_Spec):
         if self.backend == "torch" and self.method not in TORCH_METHODS:
             _fail("method", f"with backend torch must be one of {', '.join(TORCH_METHODS)}",
                   self.method)
+        if self.backend == "numba" and self.method not in NUMBA_METHODS:
+            _fail("method", f"with backend numba must be one of {', '.join(NUMBA_METHODS)}",
+                  self.method)
         _choice("controller", self.controller, CONTROLLERS)
         if self.backend == "scipy" and self.controller != "scipy":
             _fail("controller", "must be scipy with backend scipy (the MATLAB controller is in the "
@@ -316,6 +322,9 @@ class SolverSpec(_Spec):
             _positive("max_seconds", self.max_seconds)
         _choice("device", self.device, DEVICES)
         _choice("dtype", self.dtype, DTYPES)
+        if self.backend == "numba" and (self.device != "cpu" or self.dtype != "float64"):
+            _fail("backend", "numba runs on the CPU in float64 only (use --backend torch for "
+                  f"device {self.device!r}, dtype {self.dtype!r})", self.backend)
 
     @property
     def fixed_step(self) -> bool:

@@ -149,7 +149,7 @@ def make_parser(prog: str = "python -m trajlen.sweep") -> argparse.ArgumentParse
     x.add_argument("--connect-timeout", type=_finite_float, default=X.CONNECT_TIMEOUT_S, metavar="S",
                    help="seconds to wait for the --scheduler to answer and for its first worker")
     x.add_argument("--chunk-size", type=int, default=None,
-                   help="tasks per worker chunk and result shard (default: 4 scipy, 64 torch)")
+                   help="tasks per worker chunk and result shard (default: 4 scipy, 64 torch or numba)")
     x.add_argument("--max-retries", type=int, default=2,
                    help="a task whose worker process dies is run alone this many more times before "
                         "it is recorded as a worker_died failure (dask: the scheduler's own retries, "
@@ -279,7 +279,7 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
     tasks : from :func:`build_tasks`.
     out : result store directory (created if absent; locked for the duration of the sweep).
     jobs : local worker processes; 1 runs in this process, -1 uses every core.
-    chunk_size : tasks per worker chunk and per result shard (default 4 scipy, 64 torch).
+    chunk_size : tasks per worker chunk and per result shard (default 4 scipy, 64 torch or numba).
     progress : show a progress bar.
     executor : a callable returning a ``joblib.Parallel``-like object to run chunks on instead.
     scheduler : a dask scheduler address (``"tcp://HOST:8786"``), ``"local"``/``"local:N"`` for a
@@ -309,7 +309,9 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
         todo = [t for t in tasks if t.task_id not in done]
         torch = any(t.solver.backend == "torch" for t in todo)
         if chunk_size is None:
-            chunk_size = 64 if torch else 4
+            # torch chunks are batches; a numba network takes milliseconds, so small units would
+            # spend their time in scheduling and shard writes rather than solving.
+            chunk_size = 64 if torch or any(t.solver.backend == "numba" for t in todo) else 4
         if not torch:  # torch chunks are batches: keep a configuration's networks together
             todo = _round_robin(todo)
         chunks = _chunks(todo, chunk_size)

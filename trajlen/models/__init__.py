@@ -14,9 +14,8 @@ Layer ℓ of width k with drive u (the input I(t) for ℓ = 1, else the state of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -27,16 +26,17 @@ from ..params import Params
 from ..spec import InputSpec, NetworkSpec
 from . import ctrnn, ltc, node
 
-__all__ = ["VectorField", "MODEL_EQUATIONS"]
+__all__ = ["VectorField", "MODEL_EQUATIONS", "LayerCoeffs"]
 
 MODEL_EQUATIONS: dict[str, ModuleType] = {"node": node, "ctrnn": ctrnn, "ltc": ltc}
 
 
-@dataclass(frozen=True)
-class _LayerCoeffs:
-    inv_tau: Any  # (B, k)
-    A: Any        # (B, k)
-    A_r: Any      # (B, k)
+class LayerCoeffs(NamedTuple):
+    """Per-layer coefficients of ``leak_drive`` (a NamedTuple so numba-compiled code can take it)."""
+
+    inv_tau: Any  # (B, k) — 1/τ
+    A: Any        # (B, k) — LTC reversal potentials
+    A_r: Any      # (B, k) — LTC recurrent-gate reversal potentials
     abs_decay: bool
 
 
@@ -69,7 +69,7 @@ class VectorField:
         self.input = CircleInput(inp, xp, device=getattr(W, "device", None), dtype=W.dtype)
         self.B, self.n, self.k = a["W"].shape[0], a["W"].shape[1], a["W"].shape[2]
         self.coeffs = [
-            _LayerCoeffs(inv_tau=1.0 / a["tau"][:, layer],
+            LayerCoeffs(inv_tau=1.0 / a["tau"][:, layer],
                          A=(a["E"][:, layer].sum(axis=1) if net.ltc_A == "column_sums"
                             else a["A"][:, layer]),
                          A_r=a["E_r"][:, layer].sum(axis=1),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from .._xp import jitable
 
+
+@jitable
 def leak_drive(x, f, g, c):
     """``(leak, drive)``, each ``(B, k)``; ``c.inv_tau`` is 1/τ of shape ``(B, k)``."""
     return c.inv_tau + 0.0 * x, f

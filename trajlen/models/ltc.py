@@ -12,17 +12,23 @@ pair. With a sigmoid f (positive, bounded) and the paper's form, Theorem 2 bound
 
 from __future__ import annotations
 
+from .._xp import jitable
 from .._xp import namespace as array_namespace
 
 
+@jitable
 def _decay(v, c):
-    return array_namespace(v).abs(v) if c.abs_decay else v
+    # Builtin abs(): the same call for numpy, torch and numba arrays.
+    if c.abs_decay:
+        return abs(v)
+    return v
 
 
 def _ddecay(v, c):
     return array_namespace(v).sign(v) if c.abs_decay else 1.0 + 0.0 * v
 
 
+@jitable
 def leak_drive(x, f, g, c):
     """``(leak, drive)`` for ``x, f, g`` of shape ``(B, k)`` (``g`` None without a recurrent gate)."""
     leak = c.inv_tau + _decay(f, c)

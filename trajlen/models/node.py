@@ -6,7 +6,10 @@ Every model is written as ``dx/dt = −leak ⊙ x + drive``, the form that paper
 
 from __future__ import annotations
 
+from .._xp import jitable
 
+
+@jitable
 def leak_drive(x, f, g, c):
     """``(leak, drive)`` for states ``x`` and gates ``f`` of shape ``(B, k)``; ``g`` unused."""
     return 0.0 * x, f
