@@ -270,6 +270,9 @@ def _integrate(net, flags, inp, n_state, t_end, C, Amat, Bw, E, P, controller, e
     _rhs(0.0, y, f, net, flags, inp)
     nfev = 1
     t = 0.0
+    threshold = atol / rtol               # MATLAB: AbsTol/RelTol
+    pw = 1.0 / (error_order + 1)          # MATLAB's exponent
+    exponent = -1.0 / (error_order + 1)   # scipy's exponent
     # -- initial step ------------------------------------------------------------------------------
     if controller == 0:   # scipy select_initial_step
         scale = atol + np.abs(y) * rtol
@@ -289,12 +292,10 @@ def _integrate(net, flags, inp, n_state, t_end, C, Amat, Bw, E, P, controller, e
         if d1 <= 1e-15 and d2 <= 1e-15:
             h1 = max(1e-6, h0 * 1e-3)
         else:
-            h1 = (0.01 / max(d1, d2)) ** (1.0 / (error_order + 1))
+            h1 = (0.01 / max(d1, d2)) ** pw
         h_abs = min(100 * h0, h1, t_end)
         hmax_user = math.inf
     else:                 # ode45's initial absh
-        threshold = atol / rtol
-        pw = 1.0 / (error_order + 1)
         hmax_user = MATLAB_MAX_STEP_FRACTION * t_end
         hmin = MATLAB_HMIN_EPS * _eps(t)
         hmax = hmax_user if hmax_user > hmin else hmin
@@ -333,13 +334,6 @@ def _integrate(net, flags, inp, n_state, t_end, C, Amat, Bw, E, P, controller, e
     new = True
     h = h_abs
     min_step = 0.0
-    if controller == 1:
-        threshold = atol / rtol
-        pw = 1.0 / (error_order + 1)
-    else:
-        threshold = 0.0
-        pw = 0.0
-    exponent = -1.0 / (error_order + 1)
     while True:
         if new:
             if n_acc + n_rej >= max_steps:
