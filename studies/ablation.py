@@ -1,7 +1,7 @@
 """Ablation — from the authors' code (reference semantics) to the paper's text, one switch at a time.
 
 Starting from the reference semantics at the Table 2 setting (k = 100, 1 layer, σ_w² = 2, σ_b² = 1,
-RK45, rtol 1e-2, atol 1e-4, torch backend), each step switches one more difference of SPEC §1b to the
+RK45, rtol 1e-2, atol 1e-4, the default backend ``auto``: the numba kernel), each step switches one more difference of SPEC §1b to the
 paper's choice, cumulatively; the last step is the paper semantics in full. Parameters use common
 random numbers (trajlen.params), so every step integrates the same random networks.
 """
@@ -96,12 +96,12 @@ STUDY = Study(
     title="Ablation: reference → paper semantics, one switch at a time (Table 2 setting)",
     grid={"model": ["node", "ctrnn", "ltc"], "activation": ["tanh", "sigmoid", "relu", "hardtanh"],
           "width": [100], "depth": [1], "sigma_w2": [2.0], "sigma_b2": [1.0], "method": ["RK45"],
-          "rtol": [1e-2], "atol": [1e-4], "backend": ["torch"]},
+          "rtol": [1e-2], "atol": [1e-4]},
     samples=100,
     draw=draw,
     points=POINTS,
     semantics=("reference",),
-    quick_grid={"width": [10], "backend": ["scipy"], "activation": ["tanh", "hardtanh"]},
+    quick_grid={"width": [10], "activation": ["tanh", "hardtanh"]},
     notes="Runs under the reference semantics only: each step overrides switches with the paper's "
           "values; the last step equals the paper semantics.",
 )

@@ -50,13 +50,36 @@ def test_network_errors_name_field_rule_value(kwargs, field):
 
 @pytest.mark.parametrize("kwargs, field", [
     (dict(rtol=0), "rtol"), (dict(atol=-1e-3), "atol"), (dict(method="ode45"), "method"),
-    (dict(method="euler"), "method"), (dict(controller="matlab"), "controller"),
+    (dict(backend="scipy", method="euler"), "method"),
+    (dict(backend="scipy", controller="matlab"), "controller"),
     (dict(refine=0), "refine"), (dict(grid_points=1), "grid_points"), (dict(max_steps=0), "max_steps"),
     (dict(backend="jax"), "backend"), (dict(backend="torch", method="LSODA"), "method"),
+    (dict(backend="numba", max_seconds=5.0), "max_seconds"),
+    (dict(backend="torch", max_seconds=5.0), "max_seconds"),
+    (dict(device="cuda", method="BDF"), "method"),
 ])
 def test_solver_errors(kwargs, field):
     with pytest.raises(SpecError, match=f"^{field}"):
         SolverSpec(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, backend", [
+    ({}, "numba"), (dict(method="RK23"), "numba"),
+    (dict(method="RK45", max_seconds=3.0), "scipy"),   # only scipy enforces a wall-time limit
+    (dict(method="LSODA"), "scipy"), (dict(method="DOP853"), "scipy"), (dict(method="BDF"), "scipy"),
+    (dict(method="fused"), "torch"), (dict(method="rk4"), "torch"),
+    (dict(dtype="float32"), "torch"), (dict(device="cuda"), "torch"),
+])
+def test_auto_backend_resolves_once_and_is_recorded(kwargs, backend):
+    sol = SolverSpec(**kwargs)
+    assert sol.backend == backend and sol.to_dict()["backend"] == backend
+    assert SolverSpec(backend="auto", **kwargs) == SolverSpec(backend=backend, **kwargs)
+
+
+def test_auto_backend_keeps_the_semantics_controller():
+    assert SolverSpec(semantics="reference").controller == "matlab"   # numba has ode45's rules
+    assert SolverSpec(semantics="paper").controller == "scipy"
+    assert SolverSpec(semantics="reference", method="BDF").controller == "scipy"
 
 
 def test_make_specs_routes_fields_and_rejects_unknown():

@@ -44,7 +44,7 @@ def test_table2_reference_runs_matlab_controller():
     tasks = BY_NAME["table2"].tasks("reference", samples=1)
     assert len(tasks) == 12
     assert {(t.solver.backend, t.solver.controller, t.solver.output, t.solver.refine) for t in tasks} == {
-        ("torch", "matlab", "refine", 4)}
+        ("numba", "matlab", "refine", 4)}
     assert {(t.net.width, t.net.depth, t.net.sigma_w2, t.net.sigma_b2) for t in tasks} == {(100, 1, 2.0, 1.0)}
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "METHODS",
     "spec_key",
     "make_specs",
+    "resolve_backend",
 ]
 
 MODELS = ("node", "ctrnn", "ltc", "mlp")
@@ -44,7 +45,7 @@ LTC_DECAYS = ("abs", "signed")
 LTC_AS = ("column_sums", "vector")
 HARDTANHS = ("matlab", "clip")
 INPUT_KINDS = ("exact", "samples")
-BACKENDS = ("scipy", "torch", "numba")
+BACKENDS = ("auto", "scipy", "torch", "numba")
 ADAPTIVE_METHODS = ("RK23", "RK45", "DOP853", "BDF", "Radau", "LSODA")
 FIXED_METHODS = ("euler", "rk4", "fused")
 METHODS = ADAPTIVE_METHODS + FIXED_METHODS
@@ -245,15 +246,36 @@ class InputSpec(_Spec):
         return self.t_end / (self.n_samples - 1)
 
 
+def resolve_backend(method: str, device: str = "cpu", dtype: str = "float64",
+                    max_seconds: float | None = None) -> str:
+    """The backend ``backend="auto"`` runs: the fastest one that supports the request.
+
+    * fixed-step methods, CUDA or float32 → ``torch`` (the only backend that has them);
+    * RK23/RK45 on the CPU in float64 → ``numba``, 15–27× the ``solve_ivp`` loop per CPU-second
+      (BENCHMARKS.md, "Compiled per-network kernel"), with the same steps as scipy's controller or
+      MATLAB's — unless a wall-time limit per solve is asked for, which only ``scipy`` enforces;
+    * everything else (DOP853, BDF, Radau, LSODA) → ``scipy``.
+
+    Unknown values fall through to the backend whose own check names them.
+    """
+    if method in FIXED_METHODS or device != "cpu" or dtype != "float64":
+        return "torch"
+    if method in NUMBA_METHODS and max_seconds is None:
+        return "numba"
+    return "scipy"
+
+
 @dataclass(frozen=True)
 class SolverSpec(_Spec):
     """How the ODE is integrated and which points the measures see, SPEC §3.
 
     Parameters
     ----------
-    backend : {"scipy", "torch", "numba"}
+    backend : {"auto", "scipy", "torch", "numba"}
         ``scipy``: one ``scipy.integrate`` solver per network. ``torch``: the batched solver (CPU or
         CUDA). ``numba``: the compiled per-network kernel, the fast path on CPU (float64, RK23/RK45).
+        ``auto`` (default) is resolved here, once, by :func:`resolve_backend`, and the spec records
+        the backend it chose, so results and task ids name what actually ran.
     method : str
         RK23, RK45, DOP853, BDF, Radau, LSODA (scipy); RK23, RK45, euler, rk4, fused (torch);
         RK23, RK45 (numba).
@@ -276,7 +298,7 @@ class SolverSpec(_Spec):
     semantics : preset filling ``controller``, ``output``, ``refine`` when None.
     """
 
-    backend: str = "scipy"
+    backend: str = "auto"
     method: str = "RK45"
     controller: str | None = None
     rtol: float = 1e-2
@@ -294,6 +316,9 @@ class SolverSpec(_Spec):
     def __post_init__(self) -> None:
         _choice("semantics", self.semantics, SEMANTICS_NAMES)
         _choice("backend", self.backend, BACKENDS)
+        if self.backend == "auto":
+            object.__setattr__(self, "backend", resolve_backend(self.method, self.device, self.dtype,
+                                                                self.max_seconds))
         if self.controller is None and self.backend == "scipy":
             object.__setattr__(self, "controller", "scipy")
         _resolve(self, "solver")
@@ -320,6 +345,10 @@ class SolverSpec(_Spec):
         _int("max_steps", self.max_steps, 1)
         if self.max_seconds is not None:
             _positive("max_seconds", self.max_seconds)
+            if self.backend != "scipy":
+                _fail("max_seconds", "is enforced by the scipy backend only (the numba and torch "
+                      "solvers are bounded by max_steps); use --backend scipy or drop it",
+                      self.max_seconds)
         _choice("device", self.device, DEVICES)
         _choice("dtype", self.dtype, DTYPES)
         if self.backend == "numba" and (self.device != "cpu" or self.dtype != "float64"):

@@ -74,7 +74,7 @@ SWEEP_FLAGS: dict[str, tuple[str, type, tuple | None, list]] = {
     "dt": ("dt", float, None, [0.01]),
 }
 SINGLE_FLAGS: dict[str, tuple[str, type, tuple | None, object]] = {
-    "backend": ("backend", str, S.BACKENDS, "scipy"),
+    "backend": ("backend", str, S.BACKENDS, "auto"),
     "max-steps": ("max_steps", int, None, 200_000),
     "max-seconds": ("max_seconds", float, None, None),
     "device": ("device", str, S.DEVICES, "cpu"),
