@@ -31,7 +31,11 @@ def pca_project(states: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, 
     # even for static networks or failed solves that never project anything.
     from sklearn.decomposition import PCA
 
-    pca = PCA(n_components=m, svd_solver="full")
+    # Eigendecomposition of the k×k covariance rather than an SVD of the T×k states: with T in the
+    # thousands (refine or grid points) it is 4–5× faster (19 → 4 ms at T = 2001, k = 100, one thread),
+    # and the length of the two leading components agrees with the SVD's to 1e-14 on the benchmark
+    # networks — once the ODE solve is compiled, the PCA was the pipeline's largest cost.
+    pca = PCA(n_components=m, svd_solver="covariance_eigh")
     z = pca.fit_transform(states)
     ratio = pca.explained_variance_ratio_
     if m < n_components:
