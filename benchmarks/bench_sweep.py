@@ -47,9 +47,9 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def workload(samples: int):
+def workload(samples: int, backend: str):
     return build_tasks({"model": ["node", "ctrnn", "ltc"], "activation": ["tanh"], "width": [100],
-                        "semantics": ["reference"]}, samples, 0)
+                        "semantics": ["reference"], "backend": [backend]}, samples, 0)
 
 
 def timed(tasks, **kw) -> float:
@@ -91,7 +91,10 @@ def write_section(path: Path, body: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--samples", type=int, default=10, help="networks per model")
+    ap.add_argument("--samples", type=int, default=None,
+                    help="networks per model (default: 10 on scipy, 200 on numba)")
+    ap.add_argument("--backend", default="numba", choices=["scipy", "numba"],
+                    help="solver backend of every network (numba: the default 'auto' of a sweep)")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--chunk-size", type=int, default=None)
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
@@ -99,8 +102,10 @@ def main() -> None:
 
     from distributed import Client, LocalCluster
 
-    tasks = workload(args.samples)
-    warm = workload(1)[:2]
+    if args.samples is None:
+        args.samples = 200 if args.backend == "numba" else 10
+    tasks = workload(args.samples, args.backend)
+    warm = workload(1, args.backend)[:2]
     load_before = os.getloadavg()
     t0 = time.perf_counter()
     timed(warm, jobs=2, chunk_size=1)  # start and warm the loky pool (reused by later jobs=2 runs)
@@ -135,15 +140,18 @@ def main() -> None:
                     f"{med / base_med:.2f}× | {', '.join(f'{w:.1f}' for w in ws)} |")
     ratio2 = (n / min(walls["--jobs 2"])) / base_best
     ratiod = (n / min(walls["dask LocalCluster, 2 workers"])) / base_best
-    cs = args.chunk_size or 4
+    cs = args.chunk_size or (64 if args.backend == "numba" else 4)
+    busy = max(load_before[0], load_after[0]) > 1.5
+    shared = (": **the machine was shared with other jobs while this ran**, so every figure is noisy "
+              "and the parallel ones are pessimistic (a second worker only helps if a second core is "
+              "free)") if busy else " (no other work on the machine)"
     body = f"""
 Workload: {n} networks — reference semantics, k = 100, tanh, N-ODE + CT-RNN + LTC ({args.samples} each),
-scipy RK45, chunk size {cs}, {args.repeats} interleaved repeats. `python benchmarks/bench_sweep.py`.
+{args.backend} RK45 ({"MATLAB" if args.backend == "numba" else "scipy"} controller, refine 4), chunk size {cs}, {args.repeats} interleaved repeats.
+`python benchmarks/bench_sweep.py --backend {args.backend}`.
 Machine: {cpu_model()}, {os.cpu_count()} cores; {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC;
-trajlen run from the working tree. **The machine was shared with other engineers' jobs while this
-ran** (1-minute load average {load_before[0]:.1f} before, {load_after[0]:.1f} after, on
-{os.cpu_count()} cores), so every figure is noisy and the parallel ones are pessimistic: a second
-worker only helps if a second core is free.
+trajlen run from the working tree. 1-minute load average {load_before[0]:.1f} before, {load_after[0]:.1f}
+after, on {os.cpu_count()} cores{shared}.
 
 | mode | networks/s (best) | vs --jobs 1 | networks/s (median) | vs --jobs 1 | wall times (s) |
 |---|---|---|---|---|---|

@@ -75,6 +75,56 @@ def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
     return files + plotting.save(fig, s)
 
 
+#: (rtol, atol, output, grid_points) of :func:`points_table`: the loose solve and the tight one, each on
+#: its own points (steps + Refine 4, as the original code measures) and on uniform grids.
+POINT_SETTINGS = [(1e-2, 1e-4, "refine", None), (1e-2, 1e-4, "grid", 2001),
+                  (1e-9, 1e-11, "refine", None), (1e-9, 1e-11, "steps", None),
+                  (1e-9, 1e-11, "grid", 2001), (1e-9, 1e-11, "grid", 8001),
+                  (1e-9, 1e-11, "grid", 32001)]
+
+
+def points_table(mat_file: str | Path, model: str = "ltc", activation: str = "relu") -> pd.DataFrame:
+    """The length of one network of the original code (a ``.mat`` in its layout) on each point set of
+    :data:`POINT_SETTINGS`: how far "the length" of one network moves with where it is sampled.
+
+    Reference semantics, RK45 with MATLAB's controller on the default backend. One row per setting:
+    rtol, atol, output, grid_points, accepted steps, number of points, ``length`` (the paper's measure:
+    PCA fitted to these points), ``length_full_space`` (chord length of the k-dimensional states, no
+    PCA) and ``length_finest_grid_basis`` (chord length after projecting these points on the PC1–PC2
+    plane of the finest uniform grid) — which separate the two ways the sampling moves the length: the
+    chord discretisation, and the PCA plane, which is fitted to the points and so follows their density.
+    """
+    from sklearn.decomposition import PCA
+
+    from trajlen.measures import arc_length
+    from trajlen.params import import_mat
+    from trajlen.pipeline import Task, measure, trajectory_for
+    from trajlen.spec import make_specs
+
+    params = import_mat(mat_file)
+    out, states = [], []
+    for rtol, atol, output, grid in POINT_SETTINGS:
+        extra = {"grid_points": grid} if grid else {}
+        net, inp, sol = make_specs("reference", model=model, activation=activation, method="RK45",
+                                   rtol=rtol, atol=atol, output=output, max_steps=5_000_000, **extra)
+        task = Task(net, inp, sol)
+        tr = trajectory_for(task, params)
+        row = measure(task, tr, 0.0)
+        out.append({"file": Path(mat_file).name, "model": model, "activation": activation,
+                    "rtol": rtol, "atol": atol, "output": sol.output,
+                    "refine": sol.refine if sol.output == "refine" else "",
+                    "grid_points": grid or "", "backend": sol.backend, "controller": sol.controller,
+                    "steps": tr.n_accepted, "points": len(tr.t), "status": row["status"],
+                    "length": row["length"],
+                    "length_full_space": float(np.linalg.norm(np.diff(tr.x, axis=0), axis=1).sum())})
+        states.append(tr.x)
+    finest = max(range(len(out)), key=lambda i: (out[i]["output"] == "grid", out[i]["points"]))
+    basis = PCA(n_components=2).fit(states[finest])
+    for rec, x in zip(out, states):
+        rec["length_finest_grid_basis"] = arc_length(basis.transform(x))
+    return pd.DataFrame(out)
+
+
 STUDY = Study(
     name="convergence",
     title="Convergence of the length with the output points (loose ode45 + Refine 4 vs tight grids)",
@@ -90,3 +140,13 @@ STUDY = Study(
           "with MATLAB's controller on the default backend (numba): the loose one at rtol 1e-2, the "
           "tight one at rtol 1e-10, atol 1e-12.",
 )
+
+
+if __name__ == "__main__":
+    # python -m studies.convergence PARAMS.mat [OUT.csv]: the points table of one original-code network
+    import sys
+
+    table = points_table(sys.argv[1])
+    print(table.to_string(index=False))
+    if len(sys.argv) > 2:
+        plotting.write_table(table, Path(sys.argv[2]))
