@@ -179,3 +179,20 @@ def test_spec_rejects_what_numba_cannot_do():
         SolverSpec(backend="numba", dtype="float32")
     with pytest.raises(SpecError, match="CPU"):
         SolverSpec(backend="numba", device="cuda")
+
+
+@pytest.mark.parametrize("output", ["grid", "refine"])
+def test_compiled_dense_output_equals_numpy_interpolation(output):
+    from trajlen.solve.batched import _interpolate, output_points
+    from trajlen.solve.compiled import _interpolate_compiled
+
+    inp = InputSpec(semantics="reference")
+    sol = solver(output=output, grid_points=1001, refine=4, controller="matlab")
+    for net, p in items("reference", width=15, samples=(0, 1)):
+        r = integrate_one(net, inp, p, sol)
+        t_np, x_np = output_points(r, sol, inp.t_end, _interpolate)
+        t_nb, x_nb = output_points(r, sol, inp.t_end, _interpolate_compiled)
+        assert np.array_equal(t_np, t_nb)
+        np.testing.assert_allclose(x_nb, x_np, rtol=1e-13, atol=1e-13 * np.abs(x_np).max())
+        on_steps = np.isin(t_np, r.step_t)          # step ends are the stored states, exactly
+        assert on_steps.sum() >= 2 and np.array_equal(x_nb[on_steps], x_np[on_steps])
