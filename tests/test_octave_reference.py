@@ -23,13 +23,15 @@ def _case_ids():
     return [f"{a}-{m}" for a in ("tanh", "sigmoid", "relu", "Htanh") for m in ("node", "ctrnn", "ltc")]
 
 
+@pytest.mark.parametrize("backend", ["numba", "scipy"])  # numba: what backend="auto" runs
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c == "Htanh-ltc" else c
                                   for c in _case_ids()])
-def test_lengths_match_authors_code(octave_dir, case):
+def test_lengths_match_authors_code(octave_dir, case, backend):
     act, model = case.split("-")
     (r,) = [r for r in _rows(octave_dir) if r.act == act and r.model == model]
     net, inp, sol = make_specs("reference", model=model, activation=ACT[act], method="RK45",
-                               rtol=1e-9, atol=1e-11, output="grid", grid_points=int(r.ngrid))
+                               rtol=1e-9, atol=1e-11, output="grid", grid_points=int(r.ngrid),
+                               backend=backend)
     params = import_mat(octave_dir / r.param_file)
     task = Task(net, inp, sol)
     row = measure(task, trajectory_for(task, params), 0.0)
