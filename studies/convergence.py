@@ -115,7 +115,7 @@ def points_table(mat_file: str | Path, model: str = "ltc", activation: str = "re
                     "refine": sol.refine if sol.output == "refine" else "",
                     "grid_points": grid or "", "backend": sol.backend, "controller": sol.controller,
                     "steps": tr.n_accepted, "points": len(tr.t), "status": row["status"],
-                    "length": row["length"],
+                    "length": row["length"], "var_pc1": row["var_pc1"], "var_pc2": row["var_pc2"],
                     "length_full_space": float(np.linalg.norm(np.diff(tr.x, axis=0), axis=1).sum())})
         states.append(tr.x)
     finest = max(range(len(out)), key=lambda i: (out[i]["output"] == "grid", out[i]["points"]))
