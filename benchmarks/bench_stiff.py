@@ -10,7 +10,8 @@ both semantics, rtol 1e-2, atol 1e-4; every length is the PC1–PC2 chord length
 not of the solver's step sequence. Truth: the same network solved by the numba kernel at rtol 1e-10,
 atol 1e-12 on the same grid. Reported per solver: CPU seconds of the solve and the grid interpolation
 (the PCA, the same for every solver, is left out; the machine is shared, so all solvers run one group
-after another, interleaved, single-threaded: OMP_NUM_THREADS=1 as a sweep worker has it), networks per CPU-second, the ratio to the RK45 loop, and
+after another, interleaved, single-threaded: OMP_NUM_THREADS=1 as a sweep worker has it),
+networks per CPU-second, the ratio to the RK45 loop, and
 the median / max relative length error against the truth — the RK45 loop's own error is the
 "tolerance-implied" error the others should stay within.
 """

@@ -141,6 +141,8 @@ def main() -> None:
     ratio2 = (n / min(walls["--jobs 2"])) / base_best
     ratiod = (n / min(walls["dask LocalCluster, 2 workers"])) / base_best
     cs = args.chunk_size or (64 if args.backend == "numba" else 4)
+    ctrl = "MATLAB" if args.backend == "numba" else "scipy"
+    met2, metd = ("met" if r >= 1.8 else "missed" for r in (ratio2, ratiod))
     # the load *after* includes this benchmark's own workers; only the load before says "shared"
     busy = load_before[0] > 1.0
     shared = (": **the machine was shared with other jobs while this ran**, so every figure is noisy "
@@ -148,7 +150,7 @@ def main() -> None:
               "free)") if busy else " (no other work on the machine)"
     body = f"""
 Workload: {n} networks — reference semantics, k = 100, tanh, N-ODE + CT-RNN + LTC ({args.samples} each),
-{args.backend} RK45 ({"MATLAB" if args.backend == "numba" else "scipy"} controller, refine 4), chunk size {cs}, {args.repeats} interleaved repeats.
+{args.backend} RK45 ({ctrl} controller, refine 4), chunk size {cs}, {args.repeats} interleaved repeats.
 `python benchmarks/bench_sweep.py --backend {args.backend}`.
 Machine: {cpu_model()}, {os.cpu_count()} cores; {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC;
 trajlen run from the working tree. 1-minute load average {load_before[0]:.1f} before, {load_after[0]:.1f}
@@ -162,8 +164,8 @@ Pool start-up, not in the figures above (the first sweep of a session pays it): 
 workers {loky_start:.1f} s, dask LocalCluster {dask_start:.1f} s (each worker imports trajlen, scipy
 and scikit-learn).
 
-Target ≥ 1.8× with two workers: local joblib workers {'met' if ratio2 >= 1.8 else 'missed'}
-({ratio2:.2f}×, best of {args.repeats}); dask LocalCluster {'met' if ratiod >= 1.8 else 'missed'} ({ratiod:.2f}×).{autogroup_note()}
+Target ≥ 1.8× with two workers: local joblib workers {met2}
+({ratio2:.2f}×, best of {args.repeats}); dask LocalCluster {metd} ({ratiod:.2f}×).{autogroup_note()}
 """
     print(body)
     if not args.no_write:

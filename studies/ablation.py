@@ -1,9 +1,10 @@
 """Ablation — from the authors' code (reference semantics) to the paper's text, one switch at a time.
 
 Starting from the reference semantics at the Table 2 setting (k = 100, 1 layer, σ_w² = 2, σ_b² = 1,
-RK45, rtol 1e-2, atol 1e-4, the default backend ``auto``: the numba kernel), each step switches one more difference of SPEC §1b to the
-paper's choice, cumulatively; the last step is the paper semantics in full. Parameters use common
-random numbers (trajlen.params), so every step integrates the same random networks.
+RK45, rtol 1e-2, atol 1e-4, the default backend ``auto``: the numba kernel), each step switches one
+more difference of SPEC §1b to the paper's choice, cumulatively; the last step is the paper semantics
+in full. Parameters use common random numbers (trajlen.params), so every step integrates the same
+random networks.
 """
 
 from __future__ import annotations

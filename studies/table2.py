@@ -69,7 +69,8 @@ def markdown(cmp: pd.DataFrame, semantics: str) -> str:
             ok = "yes" if r["within_paper_std"] else "**no**"
             ok_med = "yes" if r["median_within_paper_std"] else "**no**"
         lines.append(f"| {plotting.ACTIVATION_NAMES[r['activation']]} | {plotting.model_name(r['model'])} | "
-                     f"{r['paper_mean']:.3g} ± {r['paper_std']:.3g} | {ours} | {med} | {n} | {ok} | {ok_med} |")
+                     f"{r['paper_mean']:.3g} ± {r['paper_std']:.3g} | {ours} | {med} | {n} | {ok} | "
+                     f"{ok_med} |")
     return "\n".join(lines) + "\n"
 
 

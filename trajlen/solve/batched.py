@@ -135,6 +135,15 @@ class RowResult:
     n_rejected: int
     nfev: int
 
+    @classmethod
+    def from_code(cls, step_t, step_y, Q, code: int, fail_t: float, max_steps: int, n_accepted: int,
+                  n_rejected: int, nfev: int) -> RowResult:
+        """A row from a solver's integer status code (``STATUS_CODES``) and failure time."""
+        code = int(code)
+        return cls(step_t=step_t, step_y=step_y, Q=Q, status=STATUS_CODES[code],
+                   message=_message(code, float(fail_t), max_steps), n_accepted=int(n_accepted),
+                   n_rejected=int(n_rejected), nfev=int(nfev))
+
 
 @dataclass
 class RunStats:
@@ -323,12 +332,8 @@ def integrate_adaptive(field: Any, y0: torch.Tensor, t_end: float, tab: Tableau,
         counts = {k: s[k].cpu().numpy() for k in ("n_acc", "n_rej", "nfev")}
         for i in dead_local:
             r = rows[i]
-            step_t, step_y, Q = rec.pop(r)
-            code = int(status[i])
-            results[r] = RowResult(step_t=step_t, step_y=step_y, Q=Q, status=STATUS_CODES[code],
-                                   message=_message(code, float(fail_t[i]), max_steps),
-                                   n_accepted=int(counts["n_acc"][i]),
-                                   n_rejected=int(counts["n_rej"][i]), nfev=int(counts["nfev"][i]))
+            results[r] = RowResult.from_code(*rec.pop(r), status[i], fail_t[i], max_steps,
+                                             counts["n_acc"][i], counts["n_rej"][i], counts["nfev"][i])
         if on_finish is not None and len(dead_local):
             on_finish(len(dead_local))
 

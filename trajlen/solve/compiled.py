@@ -51,7 +51,7 @@ from ..models import node as _node
 from ..params import Params
 from ..spec import InputSpec, NetworkSpec, SolverSpec
 from ..trajectory import Trajectory
-from .batched import STATUS_CODES, RowResult, _message, output_points
+from .batched import RowResult, output_points
 from .controllers import (
     MATLAB_FIRST_SHRINK_FLOOR,
     MATLAB_HMIN_EPS,
@@ -569,9 +569,8 @@ def integrate_one(net: NetworkSpec, inp: InputSpec, params: Params, solver: Solv
         arrays, flags, inp_args, net.n_state, float(inp.t_end), tab.C, tab.A, tab.B, tab.E,
         np.ascontiguousarray(P), ctrl, tab.error_order, MATLAB_FIRST_SHRINK_FLOOR[tab.name],
         float(solver.rtol), float(solver.atol), int(solver.max_steps), dense)
-    return RowResult(step_t=st, step_y=sy, Q=sq if dense else None, status=STATUS_CODES[int(code)],
-                     message=_message(int(code), float(fail_t), solver.max_steps),
-                     n_accepted=int(n_acc), n_rejected=int(n_rej), nfev=int(nfev))
+    return RowResult.from_code(st, sy, sq if dense else None, code, fail_t, solver.max_steps, n_acc,
+                               n_rej, nfev)
 
 
 def solve_compiled(items: Sequence[tuple[NetworkSpec, Params]], inp: InputSpec, solver: SolverSpec,

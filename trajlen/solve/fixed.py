@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .batched import DEFAULT_CAPACITY, STATUS_CODES, Recorder, RowResult, RunStats, _message, rk_step
+from .batched import DEFAULT_CAPACITY, Recorder, RowResult, RunStats, rk_step
 from .tableau import EULER, RK4, Tableau
 
 __all__ = ["integrate_fixed", "fused_step", "step_times", "FIXED_METHODS"]
@@ -116,11 +116,9 @@ def integrate_fixed(field: Any, y0: torch.Tensor, t_end: float, dt: float, metho
         for i in local:
             r = rows[i]
             step_t, step_y, _ = rec.pop(r)
-            code = int(st[i])
-            results[r] = RowResult(step_t=step_t, step_y=step_y, Q=None, status=STATUS_CODES[code],
-                                   message=_message(code, float(ft[i]), max_steps),
-                                   n_accepted=int(na[i]), n_rejected=0,
-                                   nfev=int(na[i]) * evals + (evals if code == _NON_FINITE else 0))
+            nfev = int(na[i]) * evals + (evals if int(st[i]) == _NON_FINITE else 0)
+            results[r] = RowResult.from_code(step_t, step_y, None, st[i], ft[i], max_steps, na[i], 0,
+                                             nfev)
         if on_finish is not None and len(local):
             on_finish(len(local))
 
