@@ -62,9 +62,16 @@ def reference(reference_store) -> pd.DataFrame:
     return _table(reference_store)
 
 
+def _restore_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored across
+    # exec: Python would then never raise KeyboardInterrupt. Give the sweep what a terminal gives it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(out: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "trajlen.sweep", *ARGS, "--out", str(out)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_restore_sigint)
 
 
 def _wait_for_shards(proc: subprocess.Popen, out: Path, n: int = 2, timeout: float = 120) -> int:
