@@ -90,7 +90,8 @@ def box_panel(ax: plt.Axes, df: pd.DataFrame, x: str, y: str = "length", logy: b
                 ax=ax, fliersize=2, linewidth=0.8, log_scale=logy)
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel + (" (log)" if logy else ""))
-    ax.legend(title=None, fontsize="small")
+    # outside the axes: inside, it covered the boxes of the last x value (e.g. Fig 3D's layer 6)
+    ax.legend(title=None, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
 
 
 def bars_explained(ax: plt.Axes, df: pd.DataFrame, x: str, order: Sequence | None = None) -> None:
@@ -107,7 +108,7 @@ def bars_explained(ax: plt.Axes, df: pd.DataFrame, x: str, order: Sequence | Non
     ax.set_ylim(0, 100)
     ax.set_xlabel(x)
     ax.set_ylabel("variance explained (%)")
-    ax.legend(fontsize="small", ncol=3)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
 
 
 def latent_grid(curves: pd.DataFrame, col: str, col_label: str, titles: pd.DataFrame) -> plt.Figure:
