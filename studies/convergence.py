@@ -106,7 +106,8 @@ def points_table(mat_file: str | Path, model: str = "ltc", activation: str = "re
     for rtol, atol, output, grid in POINT_SETTINGS:
         extra = {"grid_points": grid} if grid else {}
         net, inp, sol = make_specs("reference", model=model, activation=activation, method="RK45",
-                                   rtol=rtol, atol=atol, output=output, max_steps=5_000_000, **extra)
+                                   rtol=rtol, atol=atol, output=output,
+                                   max_steps=_TIGHT["max_steps"], **extra)
         task = Task(net, inp, sol)
         tr = trajectory_for(task, params)
         row = measure(task, tr, 0.0)
@@ -116,7 +117,7 @@ def points_table(mat_file: str | Path, model: str = "ltc", activation: str = "re
                     "grid_points": grid or "", "backend": sol.backend, "controller": sol.controller,
                     "steps": tr.n_accepted, "points": len(tr.t), "status": row["status"],
                     "length": row["length"], "var_pc1": row["var_pc1"], "var_pc2": row["var_pc2"],
-                    "length_full_space": float(np.linalg.norm(np.diff(tr.x, axis=0), axis=1).sum())})
+                    "length_full_space": arc_length(tr.x)})
         states.append(tr.x)
     finest = max(range(len(out)), key=lambda i: (out[i]["output"] == "grid", out[i]["points"]))
     basis = PCA(n_components=2).fit(states[finest])
