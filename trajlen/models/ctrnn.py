@@ -11,6 +11,7 @@ def leak_drive(x, f, g, c):
     return c.inv_tau + 0.0 * x, f
 
 
+@jitable
 def partials(x, f, g, c):
     """``(∂rate/∂f, ∂rate/∂g)`` elementwise."""
     return 1.0 + 0.0 * f, None

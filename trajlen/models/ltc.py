@@ -13,7 +13,6 @@ pair. With a sigmoid f (positive, bounded) and the paper's form, Theorem 2 bound
 from __future__ import annotations
 
 from .._xp import jitable
-from .._xp import namespace as array_namespace
 
 
 @jitable
@@ -24,8 +23,12 @@ def _decay(v, c):
     return v
 
 
+@jitable
 def _ddecay(v, c):
-    return array_namespace(v).sign(v) if c.abs_decay else 1.0 + 0.0 * v
+    # sign(v) from comparisons, so numpy, torch and numba all run the same line.
+    if c.abs_decay:
+        return 1.0 * (v > 0) - 1.0 * (v < 0)
+    return 1.0 + 0.0 * v
 
 
 @jitable
@@ -39,6 +42,7 @@ def leak_drive(x, f, g, c):
     return leak, drive
 
 
+@jitable
 def partials(x, f, g, c):
     """``(∂rate/∂f, ∂rate/∂g)`` elementwise: ``A − x ⊙ D'(f)`` and ``A_r − x ⊙ D'(g)``."""
     df = c.A - x * _ddecay(f, c)

@@ -15,6 +15,7 @@ def leak_drive(x, f, g, c):
     return 0.0 * x, f
 
 
+@jitable
 def partials(x, f, g, c):
     """``(∂rate/∂f, ∂rate/∂g)`` elementwise, each ``(B, k)`` (``None`` where the gate is absent)."""
     return 1.0 + 0.0 * f, None
