@@ -14,7 +14,7 @@ import torch
 from trajlen.models import VectorField
 from trajlen.params import sample_params
 from trajlen.pipeline import Task, run_tasks
-from trajlen.solve.batched import solve_batched
+from trajlen.solve.batched import output_points, solve_batched
 from trajlen.solve.compiled import integrate_one, rhs_one, solve_compiled
 from trajlen.spec import InputSpec, NetworkSpec, SolverSpec, SpecError
 
@@ -189,10 +189,34 @@ def test_compiled_dense_output_equals_numpy_interpolation(output):
     inp = InputSpec(semantics="reference")
     sol = solver(output=output, grid_points=1001, refine=4, controller="matlab")
     for net, p in items("reference", width=15, samples=(0, 1)):
-        r = integrate_one(net, inp, p, sol)
+        r = integrate_one(net, inp, p, sol, keep_records=True)
         t_np, x_np = output_points(r, sol, inp.t_end, _interpolate)
         t_nb, x_nb = output_points(r, sol, inp.t_end, _interpolate_compiled)
         assert np.array_equal(t_np, t_nb)
         np.testing.assert_allclose(x_nb, x_np, rtol=1e-13, atol=1e-13 * np.abs(x_np).max())
         on_steps = np.isin(t_np, r.step_t)          # step ends are the stored states, exactly
         assert on_steps.sum() >= 2 and np.array_equal(x_nb[on_steps], x_np[on_steps])
+        if output == "grid":   # the default streams the grid during the solve: the same points
+            streamed = integrate_one(net, inp, p, sol)
+            assert streamed.Q is None and streamed.step_y.shape == (len(streamed.step_t), 0)
+            t_st, x_st = output_points(streamed, sol, inp.t_end)
+            assert np.array_equal(t_st, t_nb) and np.array_equal(x_st, x_nb)
+
+
+@pytest.mark.parametrize("method", ["RK45", "RK45+ros23w", "ros23w"])
+def test_streamed_grid_keeps_no_per_step_states(method):
+    """With output="grid" a solve keeps the grid and 8 bytes per step, however many steps it takes
+    (a stiff network: thousands), and a failed solve's grid stops at its last step."""
+    net = NetworkSpec(model="ctrnn", activation="tanh", width=20, semantics="paper")
+    p = sample_params(net, 0, 0)
+    p.tau[0, 0] = 1e-4
+    inp = InputSpec(semantics="paper")
+    sol = solver(method=method, output="grid", grid_points=501)
+    r = integrate_one(net, inp, p, sol)
+    held = sum(a.nbytes for a in (r.step_t, r.step_y, r.grid_x))
+    assert r.Q is None and held <= 501 * 20 * 8 + 8 * len(r.step_t)
+    short = integrate_one(net, inp, p, solver(method=method, output="grid", grid_points=501,
+                                              max_steps=40))
+    assert short.status == "step_budget"
+    t_out, x_out = output_points(short, sol, inp.t_end)
+    assert 1 <= len(t_out) < 501 and t_out[-1] <= short.step_t[-1] and x_out.shape == (len(t_out), 20)

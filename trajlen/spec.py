@@ -46,11 +46,15 @@ LTC_AS = ("column_sums", "vector")
 HARDTANHS = ("matlab", "clip")
 INPUT_KINDS = ("exact", "samples")
 BACKENDS = ("auto", "scipy", "torch", "numba")
-ADAPTIVE_METHODS = ("RK23", "RK45", "DOP853", "BDF", "Radau", "LSODA")
+SCIPY_METHODS = ("RK23", "RK45", "DOP853", "BDF", "Radau", "LSODA")
+#: The numba backend's: the explicit pairs; ros23w, ode23s's Rosenbrock pair as a W-method with the
+#: diagonal Jacobian; and RK45 that switches to ros23w once Hairer's stiffness test fires
+#: (trajlen.solve.compiled).
+NUMBA_METHODS = ("RK23", "RK45", "RK45+ros23w", "ros23w")
+ADAPTIVE_METHODS = SCIPY_METHODS + NUMBA_METHODS[2:]
 FIXED_METHODS = ("euler", "rk4", "fused")
 METHODS = ADAPTIVE_METHODS + FIXED_METHODS
 TORCH_METHODS = ("RK23", "RK45") + FIXED_METHODS
-NUMBA_METHODS = ("RK23", "RK45")
 CONTROLLERS = ("scipy", "matlab")
 OUTPUTS = ("steps", "refine", "grid")
 DEVICES = ("cpu", "cuda")
@@ -254,13 +258,14 @@ def resolve_backend(method: str, device: str = "cpu", dtype: str = "float64",
     * RK23/RK45 on the CPU in float64 → ``numba``, 15–27× the ``solve_ivp`` loop per CPU-second
       (BENCHMARKS.md, "Compiled per-network kernel"), with the same steps as scipy's controller or
       MATLAB's — unless a wall-time limit per solve is asked for, which only ``scipy`` enforces;
+    * ros23w and RK45+ros23w → ``numba`` (the only backend that has them);
     * everything else (DOP853, BDF, Radau, LSODA) → ``scipy``.
 
     Unknown values fall through to the backend whose own check names them.
     """
     if method in FIXED_METHODS or device != "cpu" or dtype != "float64":
         return "torch"
-    if method in NUMBA_METHODS and max_seconds is None:
+    if method in NUMBA_METHODS and (max_seconds is None or method not in SCIPY_METHODS):
         return "numba"
     return "scipy"
 
@@ -278,7 +283,9 @@ class SolverSpec(_Spec):
         the backend it chose, so results and task ids name what actually ran.
     method : str
         RK23, RK45, DOP853, BDF, Radau, LSODA (scipy); RK23, RK45, euler, rk4, fused (torch);
-        RK23, RK45 (numba).
+        RK23, RK45, ros23w (ode23s's Rosenbrock pair as a W-method with the diagonal of the
+        analytic Jacobian), RK45+ros23w (RK45 until its stiffness test fires, then ros23w: the
+        stiff-aware choice where only the path matters, ``output="grid"``) (numba).
     controller : {"scipy", "matlab"}
         Step-size rules of the torch and numba RK solvers (scipy backend: always scipy's own).
     rtol, atol : float
@@ -323,9 +330,10 @@ class SolverSpec(_Spec):
             object.__setattr__(self, "controller", "scipy")
         _resolve(self, "solver")
         _choice("method", self.method, METHODS)
-        if self.backend == "scipy" and self.method in FIXED_METHODS:
-            _fail("method", f"with backend scipy must be one of {', '.join(ADAPTIVE_METHODS)} "
-                  "(fixed-step methods run on the torch backend)", self.method)
+        if self.backend == "scipy" and self.method not in SCIPY_METHODS:
+            _fail("method", f"with backend scipy must be one of {', '.join(SCIPY_METHODS)} "
+                  "(fixed-step methods run on the torch backend, ros23w and RK45+ros23w on numba)",
+                  self.method)
         if self.backend == "torch" and self.method not in TORCH_METHODS:
             _fail("method", f"with backend torch must be one of {', '.join(TORCH_METHODS)}",
                   self.method)

@@ -46,8 +46,8 @@ from ..trajectory import STATUS_OK, Trajectory
 from .controllers import make_controller
 from .tableau import TABLEAUS, Tableau, combine
 
-__all__ = ["solve_batched", "integrate_adaptive", "output_points", "rk_step", "RowResult", "RunStats",
-           "Recorder", "DEFAULT_MEMORY_BUDGET", "DEFAULT_CAPACITY", "STATUS_CODES"]
+__all__ = ["solve_batched", "integrate_adaptive", "output_points", "grid_times", "rk_step", "RowResult",
+           "RunStats", "Recorder", "DEFAULT_MEMORY_BUDGET", "DEFAULT_CAPACITY", "STATUS_CODES"]
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,8 @@ class RowResult:
         Dense-output coefficients ``Kᵀ P`` of each accepted step (refine/grid outputs only).
     status : one of :data:`STATUS_CODES` values
     message : str
-    n_accepted, n_rejected, nfev : int
+    n_accepted, n_rejected, nfev, njev : int
+        ``njev``: Jacobian evaluations (the numba backend's ros23w; 0 for explicit methods).
     """
 
     step_t: np.ndarray
@@ -134,15 +135,19 @@ class RowResult:
     n_accepted: int
     n_rejected: int
     nfev: int
+    njev: int = 0
+    grid_x: np.ndarray | None = None   # (T, N) states on grid_times, when the solver streamed them
 
     @classmethod
     def from_code(cls, step_t, step_y, Q, code: int, fail_t: float, max_steps: int, n_accepted: int,
-                  n_rejected: int, nfev: int) -> RowResult:
-        """A row from a solver's integer status code (``STATUS_CODES``) and failure time."""
+                  n_rejected: int, nfev: int, njev: int = 0, note: str = "") -> RowResult:
+        """A row from a solver's integer status code (``STATUS_CODES``) and failure time;
+        ``note`` is appended to the message."""
         code = int(code)
         return cls(step_t=step_t, step_y=step_y, Q=Q, status=STATUS_CODES[code],
-                   message=_message(code, float(fail_t), max_steps), n_accepted=int(n_accepted),
-                   n_rejected=int(n_rejected), nfev=int(nfev))
+                   message=_message(code, float(fail_t), max_steps) + note,
+                   n_accepted=int(n_accepted), n_rejected=int(n_rejected), nfev=int(nfev),
+                   njev=int(njev))
 
 
 @dataclass
@@ -427,6 +432,13 @@ def _interpolate(res: RowResult, t_out: np.ndarray) -> np.ndarray:
     return out
 
 
+def grid_times(solver: SolverSpec, t_end: float, reached: float = math.inf) -> np.ndarray:
+    """The uniform output grid, ``solver.grid_points`` times over ``[0, t_end]``, cut at ``reached``
+    (the last accepted step of a failed solve)."""
+    t = np.linspace(0.0, t_end, solver.grid_points)
+    return t[t <= reached]
+
+
 def output_points(res: RowResult, solver: SolverSpec, t_end: float,
                   interpolate: Callable[[RowResult, np.ndarray], np.ndarray] | None = None,
                   ) -> tuple[np.ndarray, np.ndarray]:
@@ -437,12 +449,17 @@ def output_points(res: RowResult, solver: SolverSpec, t_end: float,
     the numba backend passes its compiled equivalent).
     """
     st = res.step_t
+    if solver.output == "grid" and res.grid_x is not None:
+        t_out = grid_times(solver, t_end, st[-1])
+        if len(t_out) != len(res.grid_x):
+            raise RuntimeError(f"the solver streamed {len(res.grid_x)} grid points, expected "
+                               f"{len(t_out)} up to t={st[-1]:.6g}")
+        return t_out, res.grid_x
     if solver.output == "steps" or res.Q is None or len(st) < 2 or (
             solver.output == "refine" and solver.refine == 1):
         return st, res.step_y
     if solver.output == "grid":
-        t_out = np.linspace(0.0, t_end, solver.grid_points)
-        t_out = t_out[t_out <= st[-1]]
+        t_out = grid_times(solver, t_end, st[-1])
     else:
         # MATLAB Refine: t + (t_new − t)·k/r for k = 1 … r−1, then the step end itself.
         r = solver.refine
