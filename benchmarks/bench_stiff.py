@@ -1,6 +1,6 @@
 """Benchmark: figure lengths where only the path matters — stiff-aware scipy solvers (LSODA, BDF with
-trajlen's analytic Jacobian) and the compiled explicit kernel vs the plain ``solve_ivp`` RK45 loop,
-side by side in one run. Run by hand:
+trajlen's analytic Jacobian), the compiled explicit kernel and the compiled stiff-aware RK45+ros23w
+vs the plain ``solve_ivp`` RK45 loop, side by side in one run. Run by hand:
 
     PYTHONPATH=benchmarks python benchmarks/bench_stiff.py --samples 4
 
@@ -61,16 +61,17 @@ def _scipy(method):
     return run
 
 
-def _numba(rtol=RTOL, atol=ATOL):
+def _numba(rtol=RTOL, atol=ATOL, method="RK45"):
     def run(items, inp):
-        sol = SolverSpec(backend="numba", method="RK45", controller="scipy", rtol=rtol, atol=atol,
+        sol = SolverSpec(backend="numba", method=method, controller="scipy", rtol=rtol, atol=atol,
                          output="grid", grid_points=GRID, max_steps=5_000_000, semantics=inp.semantics)
         return [tr.x for tr in solve_compiled(items, inp, sol)]
     return run
 
 
 SOLVERS = {"solve_ivp RK45 loop": _rk45_loop, "scipy LSODA + analytic Jacobian": _scipy("LSODA"),
-           "scipy BDF + analytic Jacobian": _scipy("BDF"), "trajlen numba RK45": _numba()}
+           "scipy BDF + analytic Jacobian": _scipy("BDF"), "trajlen numba RK45": _numba(),
+           "trajlen numba RK45+ros23w": _numba(method="RK45+ros23w")}
 
 
 def main():
