@@ -234,8 +234,60 @@ def _pre(u, W, k_in, b):
 
 
 @njit
-def _rhs(t, y, out, net, flags, inp):
-    """``dx/dt`` of one network into ``out (N,)``; ``net`` = (W, b, W_r, b_r, inv_tau, A, A_r)."""
+def _rhs_layer(act, model, gate, xl, p, Wr, br, c, out):
+    """One layer's ``dx/dt = drive − leak ⊙ x`` into ``out (k,)``, from its pre-activations ``p``."""
+    k = xl.shape[0]
+    _phi(act, p)
+    if model == 0:
+        leak, drive = _node.leak_drive(xl, p, None, c)
+    elif model == 1:
+        leak, drive = _ctrnn.leak_drive(xl, p, None, c)
+    elif gate:
+        g = _pre(xl, Wr, k, br)
+        _phi(act, g)
+        leak, drive = _ltc.leak_drive(xl, p, g, c)
+    else:
+        leak, drive = _ltc.leak_drive(xl, p, None, c)
+    for j in range(k):
+        out[j] = drive[j] - leak[j] * xl[j]
+
+
+@njit
+def _jac_layer(act, model, gate, shared, xl, p, Wr, br, c, out):
+    """One layer's diagonal of ``∂(dx/dt)/∂x`` into ``out (k,)``:
+    ``−leak + (∂rate/∂f·φ'(p_f) [shared] + ∂rate/∂g·φ'(p_g) [gate])·W_r[i, i]``, with
+    ``∂rate/∂f, ∂rate/∂g`` from the models' own ``partials``."""
+    k = xl.shape[0]
+    dp = _dphi(act, p)
+    f = p.copy()
+    _phi(act, f)
+    cg = np.zeros(k)
+    if model == 0:
+        leak, _ = _node.leak_drive(xl, f, None, c)
+        df, _ = _node.partials(xl, f, None, c)
+    elif model == 1:
+        leak, _ = _ctrnn.leak_drive(xl, f, None, c)
+        df, _ = _ctrnn.partials(xl, f, None, c)
+    elif gate:
+        pg = _pre(xl, Wr, k, br)
+        dpg = _dphi(act, pg)
+        _phi(act, pg)
+        leak, _ = _ltc.leak_drive(xl, f, pg, c)
+        df, dg = _ltc.partials(xl, f, pg, c)
+        cg = dg * dpg
+    else:
+        leak, _ = _ltc.leak_drive(xl, f, None, c)
+        df, _ = _ltc.partials(xl, f, None, c)
+    for i in range(k):
+        wi = (df[i] * dp[i] if shared else 0.0) + cg[i]
+        out[i] = wi * Wr[i, i] - leak[i]
+
+
+@njit
+def _field(t, y, out, jac, net, flags, inp):
+    """``dx/dt`` (``jac`` False) or the diagonal of the analytic ``∂(dx/dt)/∂x`` (``jac`` True, the
+    diagonal of :meth:`trajlen.models.VectorField.jacobian`) of one network into ``out (N,)``;
+    ``net`` = (W, b, W_r, b_r, inv_tau, A, A_r). The layer glue is written once for both."""
     W, b, W_r, b_r, inv_tau, A, A_r = net
     model, act, shared, gate, abs_decay = flags
     exact, table, inv_h, last = inp
@@ -247,69 +299,26 @@ def _rhs(t, y, out, net, flags, inp):
         p = _pre(u, W[layer], k_in, b[layer])
         if shared:
             p = p + _pre(xl, W_r[layer], k, np.zeros(k))
-        _phi(act, p)
         c = LayerCoeffs(inv_tau[layer], A[layer], A_r[layer], abs_decay)
-        if model == 0:
-            leak, drive = _node.leak_drive(xl, p, None, c)
-        elif model == 1:
-            leak, drive = _ctrnn.leak_drive(xl, p, None, c)
-        elif gate:
-            g = _pre(xl, W_r[layer], k, b_r[layer])
-            _phi(act, g)
-            leak, drive = _ltc.leak_drive(xl, p, g, c)
+        o = out[layer * k:(layer + 1) * k]
+        if jac:
+            _jac_layer(act, model, gate, shared, xl, p, W_r[layer], b_r[layer], c, o)
         else:
-            leak, drive = _ltc.leak_drive(xl, p, None, c)
-        for j in range(k):
-            out[layer * k + j] = drive[j] - leak[j] * xl[j]
+            _rhs_layer(act, model, gate, xl, p, W_r[layer], b_r[layer], c, o)
         u = xl
         k_in = k
 
 
 @njit
+def _rhs(t, y, out, net, flags, inp):
+    """``dx/dt`` of one network into ``out (N,)``."""
+    _field(t, y, out, False, net, flags, inp)
+
+
+@njit
 def _jac_diag(t, y, out, net, flags, inp):
-    """The diagonal of the analytic ``∂(dx/dt)/∂x`` of one network into ``out (N,)``: per unit,
-    ``−leak + (∂rate/∂f·φ'(p_f) [shared] + ∂rate/∂g·φ'(p_g) [gate])·W_r[i, i]`` — the diagonal of
-    :meth:`trajlen.models.VectorField.jacobian`, with ``∂rate/∂f, ∂rate/∂g`` from the models' own
-    ``partials``."""
-    W, b, W_r, b_r, inv_tau, A, A_r = net
-    model, act, shared, gate, abs_decay = flags
-    exact, table, inv_h, last = inp
-    n, k = b.shape
-    u = _input(t, exact, table, inv_h, last)
-    k_in = 2
-    for layer in range(n):
-        xl = y[layer * k:(layer + 1) * k]
-        p = _pre(u, W[layer], k_in, b[layer])
-        if shared:
-            p = p + _pre(xl, W_r[layer], k, np.zeros(k))
-        dp = _dphi(act, p)
-        f = p.copy()
-        _phi(act, f)
-        c = LayerCoeffs(inv_tau[layer], A[layer], A_r[layer], abs_decay)
-        cg = np.zeros(k)
-        if model == 0:
-            leak, _ = _node.leak_drive(xl, f, None, c)
-            df, _ = _node.partials(xl, f, None, c)
-        elif model == 1:
-            leak, _ = _ctrnn.leak_drive(xl, f, None, c)
-            df, _ = _ctrnn.partials(xl, f, None, c)
-        elif gate:
-            pg = _pre(xl, W_r[layer], k, b_r[layer])
-            dpg = _dphi(act, pg)
-            g = pg.copy()
-            _phi(act, g)
-            leak, _ = _ltc.leak_drive(xl, f, g, c)
-            df, dg = _ltc.partials(xl, f, g, c)
-            cg = dg * dpg
-        else:
-            leak, _ = _ltc.leak_drive(xl, f, None, c)
-            df, _ = _ltc.partials(xl, f, None, c)
-        Wr = W_r[layer]
-        for i in range(k):
-            wi = (df[i] * dp[i] if shared else 0.0) + cg[i]
-            out[layer * k + i] = wi * Wr[i, i] - leak[i]
-        u = xl
-        k_in = k
+    """The diagonal of ``∂(dx/dt)/∂x`` of one network into ``out (N,)`` (what ros23w's W uses)."""
+    _field(t, y, out, True, net, flags, inp)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -339,6 +348,39 @@ def _rms(x):
     for v in x:
         s += v * v
     return math.sqrt(s) / math.sqrt(x.shape[0])
+
+
+@njit
+def _err_rms(e, mult, y, y_new, rtol, atol):
+    """scipy's error norm: RMS of ``mult·e / (atol + rtol·max(|y|, |y_new|))``."""
+    acc = 0.0
+    for j in range(e.shape[0]):
+        sc = atol + max(abs(y[j]), abs(y_new[j])) * rtol
+        v = e[j] * mult / sc
+        acc += v * v
+    return math.sqrt(acc) / math.sqrt(e.shape[0])
+
+
+@njit
+def _err_max(e, y, y_new, threshold):
+    """MATLAB's: ``max |e| / max(|y|, |y_new|, AbsTol/RelTol)``; a NaN anywhere is the result."""
+    m = 0.0
+    for j in range(e.shape[0]):
+        wt = max(abs(y[j]), abs(y_new[j]))
+        if wt < threshold:
+            wt = threshold
+        v = abs(e[j] / wt)
+        if v > m or v != v:
+            m = v
+    return m
+
+
+@njit
+def _all_finite(v):
+    for x in v:
+        if not math.isfinite(x):
+            return False
+    return True
 
 
 @njit
@@ -512,23 +554,10 @@ def _integrate(net, flags, inp, n_state, t_end, C, Amat, Bw, E, P, controller, e
         # -- error and decision
         _combine(K, E, s + 1, tmp)
         if controller == 0:
-            acc_sum = 0.0
-            for j in range(n_state):
-                sc = atol + max(abs(y[j]), abs(y_new[j])) * rtol
-                v = tmp[j] * h_final / sc
-                acc_sum += v * v
-            err = math.sqrt(acc_sum) / math.sqrt(n_state)
+            err = _err_rms(tmp, h_final, y, y_new, rtol, atol)
             accept = err < 1.0
         else:
-            m = 0.0
-            for j in range(n_state):
-                wt = max(abs(y[j]), abs(y_new[j]))
-                if wt < threshold:
-                    wt = threshold
-                v = abs(tmp[j] / wt)
-                if v > m or v != v:
-                    m = v
-            err = h_abs * m
+            err = h_abs * _err_max(tmp, y, y_new, threshold)
             accept = not (err > rtol)
         if controller == 0:
             raw = SAFETY * err ** exponent
@@ -570,12 +599,7 @@ def _integrate(net, flags, inp, n_state, t_end, C, Amat, Bw, E, P, controller, e
             n_rej += 1
             new = False
             continue
-        finite = True
-        for j in range(n_state):
-            if not math.isfinite(y_new[j]):
-                finite = False
-                break
-        if not finite:
+        if not _all_finite(y_new):
             status = _NON_FINITE
             fail_t = t
             break
@@ -775,6 +799,7 @@ def _ros(net, flags, inp, n_state, t, y, F0, t_end, controller, rtol, atol, max_
     F1 = np.empty(n_state)
     F2 = np.empty(n_state)
     y_new = np.empty(n_state)
+    est = np.empty(n_state)
     if h_abs <= 0.0:
         rh = 0.0
         for i in range(n_state):
@@ -822,21 +847,13 @@ def _ros(net, flags, inp, n_state, t, y, F0, t_end, controller, rtol, atol, max_
             _ros_step(net, flags, inp, t, h_abs, t_new, y, F0, T, jd, y_new, F1, F2, k1, k2, k3)
             nfev += 2
             h = t_new - t
+            for j in range(n_state):
+                est[j] = k1[j] - 2.0 * k2[j] + k3[j]   # the local error is h/6 of this
             if controller == 0:
-                acc_sum = 0.0
-                for j in range(n_state):
-                    v = (h / 6.0) * (k1[j] - 2.0 * k2[j] + k3[j]) / (
-                        atol + max(abs(y[j]), abs(y_new[j])) * rtol)
-                    acc_sum += v * v
-                err = math.sqrt(acc_sum) / math.sqrt(n_state)
+                err = _err_rms(est, h / 6.0, y, y_new, rtol, atol)
                 accept = err < 1.0
             else:
-                m = 0.0
-                for j in range(n_state):
-                    v = abs(k1[j] - 2.0 * k2[j] + k3[j]) / max(abs(y[j]), abs(y_new[j]), threshold)
-                    if v > m or v != v:
-                        m = v
-                err = (h_abs / 6.0) * m
+                err = (h_abs / 6.0) * _err_max(est, y, y_new, threshold)
                 accept = not (err > rtol)
             if accept:
                 break
@@ -858,11 +875,7 @@ def _ros(net, flags, inp, n_state, t, y, F0, t_end, controller, rtol, atol, max_
         if status != _OK:
             fail_t = t
             break
-        finite = True
-        for j in range(n_state):
-            if not math.isfinite(y_new[j]):
-                finite = False
-        if not finite:
+        if not _all_finite(y_new):
             status = _NON_FINITE
             fail_t = t
             break
