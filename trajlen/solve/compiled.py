@@ -21,7 +21,8 @@ What is shared, not rewritten:
   equal to 1e-13).
 
 What the kernel writes itself, because numba cannot call the array-namespace code: the layer glue
-(pre-activations ``u W + b [+ x W_r]``), the five activations and the circle input. Tests hold
+(pre-activations ``u W + b [+ x W_r]``), the five activations and their derivatives, and the circle
+input. Tests hold
 each to :class:`~trajlen.models.VectorField` (RHS equal to ~1e-15 relative for every model,
 activation and semantics) and the whole solve to the torch backend's steps.
 
@@ -376,6 +377,39 @@ def _err_max(e, y, y_new, threshold):
 
 
 @njit
+def _next_step(h_abs, err, accept, failed, controller, rtol, pw, hmin, shrink_floor):
+    """The next step size after an attempt, for RK45 and ros23w alike (``pw`` = 1/(error order+1)).
+
+    ``controller`` 0, scipy's rules (``err`` already scaled to 1): ``h·SAFETY·err^−pw`` clipped to
+    [MIN_FACTOR, MAX_FACTOR], no growth after a rejection within the step. 1, MATLAB's (``err``
+    against ``rtol``): on acceptance without a failure ``h / (1.25 (err/rtol)^pw)``, at most 5×; on
+    the first rejection ``h·max(shrink_floor, 0.8 (rtol/err)^pw)`` (ode45: 0.1, ode23s: 0.5), on
+    later ones ``h/2``; never below ``hmin``."""
+    if controller == 0:
+        raw = SAFETY * err ** -pw
+        if accept:
+            if err == 0:
+                grow = MAX_FACTOR
+            else:
+                grow = raw if raw < MAX_FACTOR else MAX_FACTOR
+            if failed and grow > 1.0:
+                grow = 1.0
+            return h_abs * grow
+        return h_abs * (raw if raw > MIN_FACTOR else MIN_FACTOR)
+    if accept:
+        if failed:
+            return h_abs
+        temp = 1.25 * (err / rtol) ** pw
+        return h_abs / temp if temp > 0.2 else 5.0 * h_abs
+    if failed:
+        return max(hmin, 0.5 * h_abs)
+    first = 0.8 * (rtol / err) ** pw
+    if first < shrink_floor:
+        first = shrink_floor
+    return max(hmin, h_abs * first)
+
+
+@njit
 def _all_finite(v):
     for x in v:
         if not math.isfinite(x):
@@ -414,8 +448,7 @@ def _integrate(net, flags, inp, n_state, t_end, C, Amat, Bw, E, P, controller, e
     if streaming:
         _stream(grid, -1.0, y, 0.0, y, Qs)   # the grid's t = 0 point
     threshold = atol / rtol               # MATLAB: AbsTol/RelTol
-    pw = 1.0 / (error_order + 1)          # MATLAB's exponent
-    exponent = -1.0 / (error_order + 1)   # scipy's exponent
+    pw = 1.0 / (error_order + 1)          # both controllers' exponent (scipy's with a minus sign)
     # -- initial step ------------------------------------------------------------------------------
     hmax_user = math.inf
     h_abs = 0.0                           # ros23w alone: its own initial step
@@ -559,42 +592,18 @@ def _integrate(net, flags, inp, n_state, t_end, C, Amat, Bw, E, P, controller, e
         else:
             err = h_abs * _err_max(tmp, y, y_new, threshold)
             accept = not (err > rtol)
-        if controller == 0:
-            raw = SAFETY * err ** exponent
-            if accept:
-                if err == 0:
-                    grow = MAX_FACTOR
-                else:
-                    grow = raw if raw < MAX_FACTOR else MAX_FACTOR
-                if failed and grow > 1.0:
-                    grow = 1.0
-                h_abs = h_abs * grow
-            else:
-                h_abs = h_abs * (raw if raw > MIN_FACTOR else MIN_FACTOR)
-                failed = True
-        else:
-            absh = h_abs
-            hmin = MATLAB_HMIN_EPS * _eps(t)
-            if accept:
-                if not failed:
-                    temp = 1.25 * (err / rtol) ** pw
-                    h_abs = absh / temp if temp > 0.2 else 5.0 * absh
-            else:
-                if absh <= hmin:
-                    status = _UNDERFLOW
-                    fail_t = t
-                    n_rej += 1
-                    break
-                if failed:
-                    h_abs = max(hmin, 0.5 * absh)
-                else:
-                    first = 0.8 * (rtol / err) ** pw
-                    if first < first_floor:
-                        first = first_floor
-                    h_abs = max(hmin, absh * first)
+        hmin = MATLAB_HMIN_EPS * _eps(t)
+        if controller == 1 and not accept and h_abs <= hmin:
+            status = _UNDERFLOW
+            fail_t = t
+            n_rej += 1
+            break
+        h_abs = _next_step(h_abs, err, accept, failed, controller, rtol, pw, hmin, first_floor)
+        if not accept:
+            failed = True
+            if controller == 1:
                 h = h_abs
                 done = False
-                failed = True
         if not accept:
             n_rej += 1
             new = False
@@ -726,6 +735,7 @@ _SQRT_EPS = math.sqrt(np.finfo(np.float64).eps)
 #: fourth: at equal tolerances its figure lengths were 1.3e-3 off (median, paper mix, vs 5e-7 for
 #: RK45); at a tenth 3.3e-4 (BENCHMARKS.md, "Figure lengths").
 ROS_TOL_FACTOR = 0.1
+_ROS_SHRINK_FLOOR = 0.5   # ode23s's first shrink after a rejection is at most 2× (ode45's 10×)
 _ROS_WINDOW = 30
 _ROS_HANDBACK = 0.5
 
@@ -864,12 +874,7 @@ def _ros(net, flags, inp, n_state, t, y, F0, t_end, controller, rtol, atol, max_
             if n_acc + n_rej >= max_steps:
                 status = _BUDGET
                 break
-            if controller == 0:
-                h_abs = h_abs * max(MIN_FACTOR, SAFETY * err ** -pw)
-            elif failed:
-                h_abs = max(hmin, 0.5 * h_abs)
-            else:
-                h_abs = max(hmin, h_abs * max(0.5, 0.8 * (rtol / err) ** pw))
+            h_abs = _next_step(h_abs, err, False, failed, controller, rtol, pw, hmin, _ROS_SHRINK_FLOOR)
             failed = True
             done = False
         if status != _OK:
@@ -879,14 +884,7 @@ def _ros(net, flags, inp, n_state, t, y, F0, t_end, controller, rtol, atol, max_
             status = _NON_FINITE
             fail_t = t
             break
-        if controller == 0:
-            grow = MAX_FACTOR if err == 0.0 else min(MAX_FACTOR, SAFETY * err ** -pw)
-            if failed and grow > 1.0:
-                grow = 1.0
-            h_abs = h_abs * grow
-        elif not failed:
-            temp = 1.25 * (err / rtol) ** pw
-            h_abs = h_abs / temp if temp > 0.2 else 5.0 * h_abs
+        h_abs = _next_step(h_abs, err, True, failed, controller, rtol, pw, hmin, _ROS_SHRINK_FLOOR)
         h = t_new - t
         for j in range(n_state):
             slope = (y_new[j] - y[j]) / h
