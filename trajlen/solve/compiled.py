@@ -113,7 +113,7 @@ _CACHE = _cache_dir()
 
 
 def njit(fn):
-    """``numba.njit`` with an on-disk cache in :func:`_cache_dir` (compiling the kernel takes ~65 s;
+    """``numba.njit`` with an on-disk cache in :func:`_cache_dir` (compiling the kernel takes ~75 s;
     loading it ~1 s); without a writable cache folder, compile in memory."""
     try:
         _CACHE.mkdir(parents=True, exist_ok=True)
