@@ -128,17 +128,12 @@ def mean_field_table(out: str | Path = "figures/bounds/static_mean_field.csv", w
 
     import numpy as np
 
-    from trajlen.bounds import (
-        beta,
-        full_space_lengths,
-        mean_field_chi,
-        mean_field_fixed_point,
-        mean_field_lengths,
-    )
-    from trajlen.measures import arc_length, pca_project
+    from trajlen.bounds import beta
+    from trajlen.measures import arc_length, full_space_lengths, pca_project
     from trajlen.models import mlp
     from trajlen.params import sample_params
     from trajlen.spec import NetworkSpec
+    from trajlen.theory import mean_field_chi, mean_field_fixed_point, mean_field_lengths
 
     t = np.linspace(0.0, 2 * np.pi, points)
     I = np.c_[np.sin(t), np.cos(t)]

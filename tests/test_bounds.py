@@ -13,6 +13,7 @@ import pytest
 
 from trajlen import bounds as B
 from trajlen.results import read_results
+from trajlen.spec import SpecError
 from trajlen.sweep import build_tasks, run_sweep
 
 K, SW, SB = 100.0, math.sqrt(2.0), 1.0
@@ -97,7 +98,7 @@ def test_ratio_min_violations_and_recurrent_note():
     assert any("recurrent weights: zero in 0/3" in h for h in rep.header)
     rep = B.check_bound(df.assign(recurrence="none"), "auto", "code")
     assert any("zero in 3/3" in h for h in rep.header)
-    with pytest.raises(B.SpecError, match="--recurrence none"):
+    with pytest.raises(SpecError, match="--recurrence none"):
         B.check_bound(df, "auto", "code", zero_recurrent=True)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from trajlen import bounds as B
 from trajlen.bounds import FormulaError, compile_formula, resolve_bound
+from trajlen.spec import SpecError
 
 NAMES = ["k", "sigma_w", "sigma_b", "sigma_w2", "sigma_b2", "depth", "L", "z_norm", "z_norm_code",
          "dt", "l_input", "n_samples"]
@@ -113,11 +114,11 @@ def test_resolve_registry_module_function_and_formula():
     c = _cols()
     np.testing.assert_allclose(b(c), B.raghu_hardtanh(c["k"], c["sigma_w"], c["sigma_b"], c["depth"],
                                                       c["l_input"]))
-    with pytest.raises(B.SpecError, match="not columns"):
+    with pytest.raises(SpecError, match="not columns"):
         resolve_bound("trajlen.bounds:beta", ["k"])
-    with pytest.raises(B.SpecError, match="cannot import"):
+    with pytest.raises(SpecError, match="cannot import"):
         resolve_bound("no_such_module_xyz:f", NAMES)
-    with pytest.raises(B.SpecError, match="unknown bound 'thm9'"):
+    with pytest.raises(SpecError, match="unknown bound 'thm9'"):
         resolve_bound("thm9", NAMES)
     assert resolve_bound("l_input", NAMES).name == "l_input"  # a bare column is a formula
 

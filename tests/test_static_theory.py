@@ -2,7 +2,7 @@
 
 * mean-field (Poole et al. 2016): the full-space length of layer ℓ of a hard-tanh network with weights
   N(0, σ_w²/k), biases N(0, σ_b²) is ``l(I) Π_{j≤ℓ} sqrt(χ(q^j))`` at large width, and the per-layer
-  stretch tends to √χ₁ (:func:`trajlen.bounds.mean_field_lengths`);
+  stretch tends to √χ₁ (:func:`trajlen.theory.mean_field_lengths`);
 * a random *linear* network multiplies lengths by σ_w per layer (E‖v W‖² = σ_w²‖v‖²), and — its image
   of the circle being an ellipse — PCA loses nothing;
 * ReLU at He initialisation (σ_w² = 2, σ_b ≈ 0) preserves expected length (Hanin, Jeong & Rolnick 2021;
@@ -28,9 +28,12 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from trajlen.bounds import (
-    beta,
-    full_space_lengths,
+from trajlen.bounds import beta
+from trajlen.measures import arc_length, full_space_lengths, pca_project
+from trajlen.models import mlp
+from trajlen.params import sample_params
+from trajlen.spec import NetworkSpec
+from trajlen.theory import (
     gaussian_expectation,
     linear_forward,
     mean_field_chi,
@@ -38,10 +41,6 @@ from trajlen.bounds import (
     mean_field_lengths,
     mean_field_q,
 )
-from trajlen.measures import arc_length, pca_project
-from trajlen.models import mlp
-from trajlen.params import sample_params
-from trajlen.spec import NetworkSpec
 
 
 def _circle(T):

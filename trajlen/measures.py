@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["pca_project", "arc_length", "computational_depth", "steps_per_interval",
-           "layer_measures"]
+           "layer_measures", "full_space_lengths"]
 
 
 def pca_project(states: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -74,3 +74,13 @@ def layer_measures(states: np.ndarray) -> dict[str, float]:
     """Length and variance explained of one layer's ``(T, k)`` states."""
     z, ratio = pca_project(states)
     return {"length": arc_length(z), "var_pc1": float(ratio[0]), "var_pc2": float(ratio[1])}
+
+
+def full_space_lengths(x: np.ndarray, depth: int, width: int) -> np.ndarray:
+    """Arc length of each layer's states in the full k-dimensional space (no PCA).
+
+    ``x`` is ``(T, depth·width)`` (layers stacked, as in :class:`~trajlen.trajectory.Trajectory`) or
+    ``(T, depth, width)``; returns ``(depth,)``. The PCA-projected length of SPEC §2 is never longer.
+    """
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), depth, width)
+    return np.array([arc_length(x[:, layer]) for layer in range(depth)])

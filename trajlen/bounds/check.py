@@ -1,0 +1,246 @@
+"""Pipeline stage 8 (bounds) — checking a bound against a results table: ratios measured/bound per
+sample, a per-configuration summary, and growth exponents in k, σ_w and depth (SPEC §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..spec import SpecError
+from .columns import theorem_columns
+from .formula import resolve_bound
+from .theorems import AUTO_BOUNDS, BOUNDS
+
+__all__ = ["CONFIG_COLUMNS", "AXES", "recurrent_weights_zero", "bound_values", "fit_growth",
+           "BoundReport", "check_bound", "format_report"]
+
+CONFIG_COLUMNS = ("semantics", "model", "activation", "width", "depth", "sigma_w2", "sigma_b2",
+                  "weight_init", "recurrence", "ltc_decay", "ltc_A", "hardtanh", "input_kind",
+                  "n_samples", "method", "controller", "rtol", "atol", "output", "refine", "backend")
+#: sweep axis → (column of theorem_columns used as x, fit kind)
+AXES: dict[str, tuple[str, str]] = {"k": ("k", "loglog"), "sigma_w": ("sigma_w", "loglog"),
+                                    "depth": ("d", "loglinear")}
+_AXIS_CONFIG = {"k": "width", "sigma_w": "sigma_w2", "depth": "depth"}
+
+
+def recurrent_weights_zero(df: pd.DataFrame) -> np.ndarray:
+    """Per row: were the network's recurrent weights zero (or absent)? True for ``recurrence="none"``,
+    for node/CT-RNN under ``"ltc_only"`` (they have no recurrent term) and for static ``mlp``."""
+    rec = df["recurrence"].astype(str).to_numpy() if "recurrence" in df.columns else np.array(
+        ["shared"] * len(df))
+    model = df["model"].astype(str).to_numpy()
+    return (rec == "none") | ((rec == "ltc_only") & np.isin(model, ["node", "ctrnn"])) | (model == "mlp")
+
+
+def _varying(df: pd.DataFrame, cols: Sequence[str] = CONFIG_COLUMNS) -> list[str]:
+    keep = [c for c in cols if c in df.columns and df[c].astype(str).nunique() > 1]
+    return keep if "model" in keep else ["model"] + keep
+
+
+def bound_values(df: pd.DataFrame, bound: str, variant: str = "paper",
+                 sigma: str = "theorem") -> tuple[np.ndarray, list[str]]:
+    """The bound per row and the bound name used per row (``bound="auto"``: per model, see
+    :data:`AUTO_BOUNDS`; relu static networks get :func:`raghu_relu`)."""
+    if variant not in ("paper", "code"):
+        raise SpecError(f"variant must be one of paper, code, got {variant!r}")
+    cols = theorem_columns(df, sigma)
+    if bound != "auto":
+        b = resolve_bound(bound, cols)
+        return b(cols), [b.name] * len(df)
+    out = np.full(len(df), np.nan)
+    used = [""] * len(df)
+    models = df["model"].astype(str).to_numpy()
+    acts = df["activation"].astype(str).to_numpy() if "activation" in df.columns else None
+    for m in np.unique(models):
+        if (variant, m) not in AUTO_BOUNDS:
+            raise SpecError(f"no bound registered for model {m!r}; choose one with --bound "
+                            f"({', '.join(BOUNDS)})")
+        names = np.full(len(df), AUTO_BOUNDS[(variant, m)], dtype=object)
+        if m == "mlp" and acts is not None:
+            names[acts == "relu"] = "raghu_relu"
+        for name in np.unique(names[models == m]):
+            sel = (models == m) & (names == name)
+            sub = {c: v[sel] for c, v in cols.items()}
+            out[sel] = BOUNDS[name](sub)
+            for i in np.flatnonzero(sel):
+                used[i] = name
+    return out, used
+
+
+def _ols(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """OLS slope with a two-sided 95% t-interval (NaN CI with fewer than 3 points)."""
+    from scipy import stats
+
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = len(x)
+    if n < 2 or np.ptp(x) == 0:
+        return dict(slope=np.nan, lo=np.nan, hi=np.nan, n=n)
+    if np.ptp(y) == 0:
+        return dict(slope=0.0, lo=0.0, hi=0.0, n=n)
+    r = stats.linregress(x, y)
+    half = stats.t.ppf(0.975, n - 2) * r.stderr if n > 2 else np.nan
+    return dict(slope=float(r.slope), lo=float(r.slope - half), hi=float(r.slope + half), n=n)
+
+
+def fit_growth(table: pd.DataFrame, axis: str, by: Sequence[str]) -> pd.DataFrame:
+    """Growth exponent of measured length and of the bound along one sweep axis, per group ``by``.
+
+    ``table`` has columns ``x`` (the axis value per row: k, σ_w or depth), ``length``, ``bound`` and the
+    group columns. ``k`` and ``σ_w`` are fitted log–log (``length ∝ x^slope``), depth log-linear
+    (``length ∝ e^{slope·d}``, i.e. a factor ``e^slope`` per layer). Measured and bound are fitted the
+    same way, per sample, so the bound's slope is "the exponent the bound predicts" over the same points.
+    """
+    _, kind = AXES[axis]
+    rows = []
+    groups = table.groupby(list(by), sort=True, dropna=False) if by else [((), table)]
+    for key, g in groups:
+        if g["x"].nunique() < 2:
+            continue
+        x = np.log(g["x"].to_numpy(float)) if kind == "loglog" else g["x"].to_numpy(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ym = np.log(g["length"].to_numpy(float))
+            yb = np.log(g["bound"].to_numpy(float))
+        m, b = _ols(x, ym), _ols(x, yb)
+        rec = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        rec.update(axis=axis, fit=kind, n=m["n"], x_values=" ".join(f"{v:g}" for v in
+                                                                    sorted(g["x"].unique())),
+                   slope=m["slope"], slope_lo=m["lo"], slope_hi=m["hi"],
+                   bound_slope=b["slope"], bound_slope_lo=b["lo"], bound_slope_hi=b["hi"])
+        rec["bound_in_ci"] = bool(m["lo"] <= b["slope"] <= m["hi"]) if np.isfinite(m["lo"]) else None
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class BoundReport:
+    rows: pd.DataFrame       # one per ok sample, with bound, ratio, bound_name
+    per_config: pd.DataFrame
+    fits: pd.DataFrame
+    header: list[str]
+    config_columns: list[str]
+
+
+def check_bound(df: pd.DataFrame, bound: str = "auto", variant: str = "paper",
+                sigma: str = "theorem", zero_recurrent: bool = False) -> BoundReport:
+    """Bound, ratio measured/bound per sample; per-configuration summary; growth fits (SPEC §4).
+
+    Parameters
+    ----------
+    df : results table (:func:`trajlen.results.read_results`).
+    bound : ``"auto"``, a registry name (:data:`BOUNDS`), ``module:function`` or a formula.
+    variant : ``"paper"`` or ``"code"`` — which family ``"auto"`` picks.
+    sigma : ``"theorem"`` or ``"label"`` — see :func:`theorem_columns`.
+    zero_recurrent : keep only rows whose recurrent weights were zero (the authors' code requires it
+        for its variant).
+    """
+    if df.empty or "length" not in df.columns or "model" not in df.columns:
+        raise SpecError("results table is empty or lacks the length/model columns")
+    header = []
+    n_all = len(df)
+    df = df[df["status"] == "ok"] if "status" in df.columns else df
+    if len(df) < n_all:
+        header.append(f"{n_all - len(df)} of {n_all} rows are failed solves and are left out")
+    zero = recurrent_weights_zero(df)
+    if zero_recurrent:
+        df = df[zero]
+        if df.empty:
+            raise SpecError("--zero-recurrent: no rows with zero recurrent weights; run the sweep with "
+                            "--recurrence none")
+        zero = zero[zero]
+    if df.empty:
+        raise SpecError("no successful rows to check")
+    df = df.reset_index(drop=True)
+    b, used = bound_values(df, bound, variant, sigma)
+    out = df.copy()
+    out["bound"] = b
+    out["bound_name"] = used
+    out["recurrent_zero"] = zero
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["ratio"] = out["length"].to_numpy(float) / b
+    cols = theorem_columns(out, sigma)
+    out["sigma_w"] = cols["sigma_w"]
+    out["k"], out["d"] = cols["k"], cols["d"]
+
+    names = sorted(set(used))
+    header.insert(0, f"bound: {bound}" + (f" (variant {variant})" if bound == "auto" else "")
+                  + "; used: " + ", ".join(f"{n} [{BOUNDS[n].equation}]" if n in BOUNDS else n
+                                           for n in names))
+    header.append(f"recurrent weights: zero in {int(zero.sum())}/{len(zero)} rows"
+                  + (" (kept only those: --zero-recurrent)" if zero_recurrent else ""))
+    if any(n.startswith("code_") for n in names) and not zero.all():
+        header.append("note: the authors' code says its bound holds only with recurrent weights set to "
+                      "zero; some rows had recurrent weights (use --zero-recurrent, or sweep with "
+                      "--recurrence none)")
+    if "weight_init" in out.columns and (out["weight_init"] == "std_label").any():
+        header.append("note: rows with weight_init=std_label (reference semantics) drew weights with "
+                      "std = sigma_w2 and no 1/k, not the N(0, σ_w²/k) the theorems assume; σ_w is "
+                      + ("taken as sqrt(sigma_w2) (--sigma label)" if sigma == "label" else
+                         "taken as the effective sigma_w2·√k (--sigma theorem), σ_b = sigma_b2"))
+    nan_b = int(np.sum(~np.isfinite(b)))
+    if nan_b:
+        header.append(f"note: the bound is undefined (NaN/inf) for {nan_b} rows, e.g. a negative base "
+                      "(σ_w < σ_b in Eq. 8, sigma_w2 < sigma_b2 in code_ltc)")
+
+    by = _varying(out)
+    per = []
+    for key, g in out.groupby(by, sort=True, dropna=False):
+        rec = dict(zip(by, key if isinstance(key, tuple) else (key,)))
+        r = g["ratio"].to_numpy(float)
+        rec.update(n=len(g), length_mean=g["length"].mean(), length_median=g["length"].median(),
+                   bound_mean=g["bound"].mean(), ratio_mean=np.nanmean(r) if np.isfinite(r).any()
+                   else np.nan, ratio_min=np.nanmin(r) if np.isfinite(r).any() else np.nan,
+                   violations=int(np.sum(r < 1)), bound_name=",".join(sorted(set(g["bound_name"]))),
+                   recurrent_zero=bool(g["recurrent_zero"].all()))
+        per.append(rec)
+    per_config = pd.DataFrame(per)
+
+    fits = []
+    for axis, (xcol, _) in AXES.items():
+        cfg = _AXIS_CONFIG[axis]
+        others = [c for c in by if c != cfg]
+        if cfg not in out.columns or out[cfg].nunique() < 2:
+            continue
+        t = out[others + ["length", "bound"]].copy()
+        t["x"] = out[xcol]
+        fits.append(fit_growth(t, axis, others))
+    fits = [f for f in fits if not f.empty]
+    fits_df = pd.concat(fits, ignore_index=True) if fits else pd.DataFrame()
+    if not fits_df.empty:
+        group_cols = [c for c in by if c in fits_df.columns]
+        fits_df.insert(0, "group", [", ".join(f"{c}={_fmt(r[c])}" for c in group_cols if pd.notna(r[c]))
+                                    for _, r in fits_df.iterrows()])
+        first = ["axis", "fit", "group"] + group_cols
+        fits_df = fits_df[first + [c for c in fits_df.columns if c not in first]]
+    return BoundReport(out, per_config, fits_df, header, by)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def format_report(rep: BoundReport) -> str:
+    lines = list(rep.header)
+    pc = rep.per_config.copy()
+    show = rep.config_columns + ["n", "length_mean", "length_median", "bound_mean", "ratio_mean",
+                                 "ratio_min", "violations"]
+    lines += ["", "per configuration (ratio = measured length / bound; violation: ratio < 1):",
+              pc[show].to_string(index=False, float_format=lambda v: f"{v:.4g}")]
+    if not rep.fits.empty:
+        f = rep.fits.copy()
+        f["measured exponent [95% CI]"] = [f"{s:.3g} [{lo:.3g}, {hi:.3g}]" for s, lo, hi in
+                                           zip(f["slope"], f["slope_lo"], f["slope_hi"])]
+        f["bound exponent [95% CI]"] = [f"{s:.3g} [{lo:.3g}, {hi:.3g}]" for s, lo, hi in
+                                        zip(f["bound_slope"], f["bound_slope_lo"], f["bound_slope_hi"])]
+        keep = ["axis", "fit", "group", "n", "x_values", "measured exponent [95% CI]",
+                "bound exponent [95% CI]", "bound_in_ci"]
+        lines += ["", "growth fits (k, σ_w: log-log, length ∝ x^exponent; depth: log-linear, "
+                  "length ∝ e^{exponent·d}):", f[keep].to_string(index=False)]
+    else:
+        lines += ["", "growth fits: no sweep axis (width, sigma_w2, depth) varies"]
+    return "\n".join(lines)
