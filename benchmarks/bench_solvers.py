@@ -37,7 +37,7 @@ import torch
 from trajlen.measures import layer_measures
 from trajlen.models import VectorField
 from trajlen.params import sample_params
-from trajlen.solve.batched import _field_key, solve_batched
+from trajlen.solve.batch import _field_key, solve_batched
 from trajlen.spec import InputSpec, NetworkSpec, SolverSpec
 
 MODELS = ("node", "ctrnn", "ltc")

@@ -134,7 +134,7 @@ def task_of(row: pd.Series) -> Task:
 def trajectory_of(task: Task) -> Trajectory:
     """Re-solve one task on the backend it ran on (so the points are the ones its length was measured on)."""
     if task.solver.backend == "torch" and task.net.model != "mlp":
-        from trajlen.solve.batched import solve_batched
+        from trajlen.solve.batch import solve_batched
 
         return solve_batched([(task.net, task.params())], task.inp, task.solver)[0]
     return trajectory_for(task)

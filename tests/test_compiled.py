@@ -11,15 +11,15 @@ import pytest
 import scipy.integrate as si
 import torch
 
+from tests.helpers import ACTIVATIONS_ALL as ACTS
+from tests.helpers import EXPLICIT, MODELS
+from tests.helpers import items as _items
 from trajlen.models import VectorField
 from trajlen.params import sample_params
 from trajlen.pipeline import Task, run_tasks
-from trajlen.solve.batched import output_points, solve_batched
+from trajlen.solve.batch import solve_batched
 from trajlen.solve.compiled import integrate_one, rhs_one, solve_compiled
 from trajlen.spec import InputSpec, NetworkSpec, SolverSpec, SpecError
-
-MODELS = ("node", "ctrnn", "ltc")
-ACTS = ("tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab")
 
 
 @pytest.fixture(autouse=True)
@@ -37,11 +37,7 @@ def solver(backend="numba", **kw):
 
 
 def items(semantics, models=MODELS, acts=ACTS[:4], width=20, samples=(0,), **net_kw):
-    out = []
-    for m, a in itertools.product(models, acts):
-        net = NetworkSpec(model=m, activation=a, width=width, semantics=semantics, **net_kw)
-        out += [(net, sample_params(net, 0, s)) for s in samples]
-    return out
+    return _items(semantics, models, acts, width, samples, **net_kw)
 
 
 @pytest.mark.parametrize("semantics", ["reference", "paper"])
@@ -72,7 +68,7 @@ def test_matlab_htanh_all_saturated_layer():
     np.testing.assert_array_equal(rhs_one(net, inp, p, 0.3, np.zeros(6)), np.ones(6))
 
 
-@pytest.mark.parametrize("method", ["RK45", "RK23"])
+@pytest.mark.parametrize("method", [m.name for m in EXPLICIT if m.scipy_name])
 def test_scipy_controller_takes_solve_ivp_steps(method):
     """Paper semantics, every model × activation: accepted steps and nfev equal solve_ivp's on the
     numpy VectorField; end states within 1e-8 relative."""
@@ -131,7 +127,7 @@ def test_matlab_controller_on_a_constant_slope():
     for i in range(1, len(h) - 1):
         assert h[i] == pytest.approx(min(5.0 * h[i - 1], hmax), rel=1e-12)
     assert h[-1] <= 1.1 * hmax
-    np.testing.assert_allclose(r.step_y[-1], np.tanh(0.5) * inp.t_end, rtol=1e-12)
+    np.testing.assert_allclose(r.out_x[-1][-1], np.tanh(0.5) * inp.t_end, rtol=1e-12)
     t = solve_batched([(net, p)], inp, solver("torch", controller="matlab"))[0]
     np.testing.assert_array_equal(r.step_t, t.step_t)
 
@@ -181,42 +177,75 @@ def test_spec_rejects_what_numba_cannot_do():
         SolverSpec(backend="numba", device="cuda")
 
 
-@pytest.mark.parametrize("output", ["grid", "refine"])
-def test_compiled_dense_output_equals_numpy_interpolation(output):
-    from trajlen.solve.batched import _interpolate, output_points
-    from trajlen.solve.compiled import _interpolate_compiled
-
+def test_refine_and_grid_points_are_the_steps_dense_output():
+    """Streamed outputs: Refine's every r-th point is the step output itself, its times are
+    t + h·j/r; grid points that fall on a step end are that step's state; a grid point inside a step
+    interpolates between the step's ends (within the tolerance of the solve)."""
     inp = InputSpec(semantics="reference")
-    sol = solver(output=output, grid_points=1001, refine=4, controller="matlab")
     for net, p in items("reference", width=15, samples=(0, 1)):
-        r = integrate_one(net, inp, p, sol, keep_records=True)
-        t_np, x_np = output_points(r, sol, inp.t_end, _interpolate)
-        t_nb, x_nb = output_points(r, sol, inp.t_end, _interpolate_compiled)
-        assert np.array_equal(t_np, t_nb)
-        np.testing.assert_allclose(x_nb, x_np, rtol=1e-13, atol=1e-13 * np.abs(x_np).max())
-        on_steps = np.isin(t_np, r.step_t)          # step ends are the stored states, exactly
-        assert on_steps.sum() >= 2 and np.array_equal(x_nb[on_steps], x_np[on_steps])
-        if output == "grid":   # the default streams the grid during the solve: the same points
-            streamed = integrate_one(net, inp, p, sol)
-            assert streamed.Q is None and streamed.step_y.shape == (len(streamed.step_t), 0)
-            t_st, x_st = output_points(streamed, sol, inp.t_end)
-            assert np.array_equal(t_st, t_nb) and np.array_equal(x_st, x_nb)
+        steps = solve_compiled([(net, p)], inp, solver(controller="matlab"))[0]
+        ref = solve_compiled([(net, p)], inp, solver(controller="matlab", output="refine", refine=4))[0]
+        assert np.array_equal(ref.x[::4], steps.x) and np.array_equal(ref.t[::4], steps.t)
+        h = np.diff(steps.t)
+        for j in (1, 2, 3):
+            assert np.array_equal(ref.t[j::4], steps.t[:-1] + h * (j / 4))
+        grid = solve_compiled([(net, p)], inp, solver(controller="matlab", output="grid",
+                                                      grid_points=1001))[0]
+        assert np.array_equal(grid.step_t, steps.step_t)
+        on = np.isin(grid.t, steps.t)
+        assert np.array_equal(grid.x[on], steps.x[np.isin(steps.t, grid.t)])
+        scale = np.abs(steps.x).max()
+        assert np.abs(grid.x[-1] - steps.x[-1]).max() <= 1e-12 * scale
 
 
 @pytest.mark.parametrize("method", ["RK45", "RK45+ros23w", "ros23w"])
-def test_streamed_grid_keeps_no_per_step_states(method):
-    """With output="grid" a solve keeps the grid and 8 bytes per step, however many steps it takes
-    (a stiff network: thousands), and a failed solve's grid stops at its last step."""
+@pytest.mark.parametrize("output", ["grid", "refine", "steps"])
+def test_a_solve_holds_its_output_and_8_bytes_per_step(method, output):
+    """A stiff network (thousands of steps): a solve keeps its output points plus the step times —
+    no per-step states or coefficients beyond the output — in blocks that are each at most
+    BLOCK_BYTES; the output crosses block boundaries unchanged (the same points as one big block);
+    and a failed solve's output stops at its last step."""
+    import trajlen.solve.compiled as C
+
     net = NetworkSpec(model="ctrnn", activation="tanh", width=20, semantics="paper")
     p = sample_params(net, 0, 0)
     p.tau[0, 0] = 1e-4
     inp = InputSpec(semantics="paper")
-    sol = solver(method=method, output="grid", grid_points=501)
-    r = integrate_one(net, inp, p, sol)
-    held = sum(a.nbytes for a in (r.step_t, r.step_y, r.grid_x))
-    assert r.Q is None and held <= 501 * 20 * 8 + 8 * len(r.step_t)
-    short = integrate_one(net, inp, p, solver(method=method, output="grid", grid_points=501,
+    sol = solver(method=method, output=output, grid_points=501, refine=4)
+
+    def solve(first_rows):
+        old = C.FIRST_BLOCK_ROWS
+        try:
+            C.FIRST_BLOCK_ROWS = first_rows
+            return integrate_one(net, inp, p, sol)
+        finally:
+            C.FIRST_BLOCK_ROWS = old
+
+    r = solve(2)          # many blocks
+    n_out = len(r.out_t)
+    held = r.step_t.nbytes + r.out_t.nbytes + sum(b.nbytes for b in r.out_x)
+    assert r.Q is None and r.step_y.shape == (len(r.step_t), 0)
+    assert held == 8 * len(r.step_t) + n_out * 8 * (1 + 20)
+    assert n_out == {"grid": 501, "refine": 4 * r.n_accepted + 1, "steps": r.n_accepted + 1}[output]
+    if output != "grid":
+        assert len(r.out_x) > 1 and all(b.nbytes <= C.BLOCK_BYTES for b in r.out_x)
+    one = solve(10 ** 6)  # one block
+    assert np.array_equal(np.concatenate(one.out_x), np.concatenate(r.out_x))
+    assert np.array_equal(one.step_t, r.step_t) and one.nfev == r.nfev
+    short = integrate_one(net, inp, p, solver(method=method, output=output, grid_points=501,
                                               max_steps=40))
     assert short.status == "step_budget"
-    t_out, x_out = output_points(short, sol, inp.t_end)
-    assert 1 <= len(t_out) < 501 and t_out[-1] <= short.step_t[-1] and x_out.shape == (len(t_out), 20)
+    assert 1 <= len(short.out_t) and short.out_t[-1] <= short.step_t[-1]
+    assert sum(len(b) for b in short.out_x) == len(short.out_t)
+
+
+def test_max_seconds_is_a_time_limit_row_on_numba():
+    """A wall-time limit per solve is checked between kernel calls: a solve over it is a
+    time_limit row with the points reached so far."""
+    net = NetworkSpec(model="ctrnn", activation="tanh", width=20, semantics="paper")
+    p = sample_params(net, 0, 0)
+    p.tau[0, 0] = 1e-6      # about 10^6 steps: far longer than the limit
+    inp = InputSpec(semantics="paper")
+    r = integrate_one(net, inp, p, solver(max_seconds=0.05, max_steps=10 ** 8))
+    assert r.status == "time_limit" and "time limit 0.05s" in r.message
+    assert 0 < r.n_accepted < 10 ** 6 and r.out_t[-1] == r.step_t[-1] < inp.t_end

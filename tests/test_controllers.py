@@ -15,10 +15,12 @@ import scipy.integrate as si
 import torch
 from scipy.integrate._ivp import rk as scipy_rk
 
-from trajlen.solve.batched import integrate_adaptive, output_points
-from trajlen.solve.controllers import MatlabController, ScipyController, make_controller
-from trajlen.solve.tableau import EULER, RK4, RK23, RK45
+from tests.helpers import TAB, points
+from trajlen.solve.batch import integrate_adaptive
+from trajlen.solve.batch.controllers import MatlabController, ScipyController, make_controller
 from trajlen.spec import SolverSpec
+
+EULER, RK4, RK23, RK45 = TAB["euler"], TAB["rk4"], TAB["RK23"], TAB["RK45"]
 
 T_END = 2 * math.pi
 
@@ -235,7 +237,7 @@ def test_matlab_controller_matches_transcription(tab, make, y0, rtol, atol):
     if make is forced_stiff:
         assert nfailed > 0                          # the rejection branches were exercised
     # Refine = 4: points at 1/4, 2/4, 3/4 of each step via the ntrp interpolant, then the step end.
-    t_out, x_out = output_points(res, SolverSpec(backend="torch", method=tab.name, controller="matlab",
+    t_out, x_out = points(res, SolverSpec(backend="torch", method=tab.name, controller="matlab",
                                                  output="refine", refine=4), T_END)
     ref_t = np.array([o[0] for o in outs])
     ref_x = np.array([o[1] for o in outs])
@@ -250,7 +252,7 @@ def test_matlab_interpolant_is_ntrp45_not_scipys():
     res_m = run(field, [1.0, 0.0], RK45, "matlab", 1e-3, 1e-6, dense=True)[0]
     assert isinstance(make_controller("matlab", RK45, 1, 1), MatlabController)
     spec = SolverSpec(backend="torch", method="RK45", controller="matlab", output="refine", refine=4)
-    t_out, x_out = output_points(res_m, spec, T_END)
+    t_out, x_out = points(res_m, spec, T_END)
     # Against the exact solution (cos t, −sin t) the ode45 interpolant is accurate to ~tolerance.
     exact = np.stack([np.cos(t_out), -np.sin(t_out)], axis=1)
     assert np.abs(x_out - exact).max() < 1e-2

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from trajlen.params import sample_params
-from trajlen.solve.batched import solve_batched
-from trajlen.solve.fixed import fused_step, integrate_fixed, step_times
+from trajlen.solve.batch import solve_batched
+from trajlen.solve.batch.fixed import fused_step, integrate_fixed, step_times
 from trajlen.spec import InputSpec, NetworkSpec, SolverSpec
 
 T_END = 2 * math.pi

@@ -11,14 +11,16 @@ import numpy as np
 import pytest
 import scipy.integrate as si
 
+from tests.helpers import ACTIVATIONS_ALL as ACTS
+from tests.helpers import MODELS
 from trajlen.measures import layer_measures
 from trajlen.models import VectorField
 from trajlen.params import sample_params
-from trajlen.solve.compiled import _pack, _rhs, _ros_step, jac_diag_one, solve_compiled
+from trajlen.solve.compiled import jac_diag_one, solve_compiled
+from trajlen.solve.compiled.field import rhs
+from trajlen.solve.compiled.pack import pack_field
+from trajlen.solve.compiled.rosenbrock import ros_step
 from trajlen.spec import InputSpec, NetworkSpec, SolverSpec, SpecError
-
-MODELS = ("node", "ctrnn", "ltc")
-ACTS = ("tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab")
 
 
 def solver(method="RK45+ros23w", **kw):
@@ -73,7 +75,7 @@ def test_second_order_with_any_diagonal_matrix(scale):
     inp = InputSpec(semantics="paper")
     p = sample_params(net, 0, 2)
     field = VectorField.from_params(net, inp, p)
-    arrays, flags, ia = _pack(net, inp, p)
+    fld = pack_field(net, inp, p)
     y0 = 0.5 * np.random.default_rng(0).standard_normal(net.n_state)
     t_end = 1.0
     ref = si.solve_ivp(lambda t, y: field(np.array([t]), y[None])[0], (0, t_end), y0, method="DOP853",
@@ -83,16 +85,17 @@ def test_second_order_with_any_diagonal_matrix(scale):
     for steps in (32, 64, 128, 256):
         h = t_end / steps
         y = y0.copy()
-        F0, T, jd, yn, F1, F2, k1, k2, k3 = (np.empty(n) for _ in range(9))
+        F0, T = np.empty(n), np.empty(n)
+        work = np.empty((6, n))       # y_new, F1, F2, k1, k2, k3
         for i in range(steps):
             t = i * h
-            _rhs(t, y, F0, arrays, flags, ia)
+            rhs(t, y, F0, fld)
             d = 1e-7
-            _rhs(t + d, y, T, arrays, flags, ia)
+            rhs(t + d, y, T, fld)
             T = (T - F0) / d
             jd = scale * jac_diag_one(net, inp, p, t, y)
-            _ros_step(arrays, flags, ia, t, h, t + h, y, F0, T, jd, yn, F1, F2, k1, k2, k3)
-            y = yn.copy()
+            ros_step(fld, t, h, t + h, y, F0, T, jd, work)
+            y = work[0].copy()
         errs.append(np.abs(y - ref).max())
     orders = np.log2(np.asarray(errs[:-1]) / np.asarray(errs[1:]))
     assert np.all((orders[1:] > 1.8) & (orders[1:] < 2.3)), (errs, orders)   # asymptotic regime
@@ -199,5 +202,6 @@ def test_spec():
         SolverSpec(backend="scipy", method="ros23w")
     with pytest.raises(SpecError, match="torch"):
         SolverSpec(method="ros23w", device="cuda")
+    assert SolverSpec(method="RK45+ros23w", max_seconds=5.0).backend == "numba"
     with pytest.raises(SpecError, match="max_seconds"):
-        SolverSpec(method="RK45+ros23w", max_seconds=5.0)
+        SolverSpec(method="RK45", backend="torch", max_seconds=5.0)

@@ -5,7 +5,7 @@ from scipy.integrate import solve_ivp
 from trajlen.models import VectorField
 from trajlen.params import Params, sample_params
 from trajlen.pipeline import Task, measure, trajectory_for
-from trajlen.solve import solve_scipy
+from trajlen.solve.scipy_ivp import solve_scipy
 from trajlen.spec import make_specs
 
 

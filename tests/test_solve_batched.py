@@ -11,13 +11,15 @@ import pytest
 import scipy.integrate as si
 import torch
 
+from tests.helpers import TAB
 from trajlen.models import VectorField
 from trajlen.params import sample_params
-from trajlen.solve.batched import RunStats, integrate_adaptive, solve_batched
-from trajlen.solve.controllers import make_controller
+from trajlen.solve.batch import RunStats, integrate_adaptive, solve_batched
+from trajlen.solve.batch.controllers import make_controller
 from trajlen.solve.scipy_ivp import solve_scipy
-from trajlen.solve.tableau import RK45
 from trajlen.spec import InputSpec, NetworkSpec, SolverSpec
+
+RK45 = TAB["RK45"]
 
 INP = InputSpec(semantics="reference")
 T_END = INP.t_end
@@ -242,7 +244,7 @@ def test_chunking_progress_and_logging(caplog):
     items = MIXED[:5]
     solver = torch_solver(method="RK23", controller="matlab", output="refine", refine=4)
     seen = []
-    with caplog.at_level(logging.INFO, logger="trajlen.solve.batched"):
+    with caplog.at_level(logging.INFO, logger="trajlen.solve.batch"):
         tiny = solve_batched(items, INP, solver, memory_budget_bytes=1, progress=seen.append)
     whole = solve_batched(items, INP, solver)
     assert sum(seen) == len(items)

@@ -54,7 +54,6 @@ def test_network_errors_name_field_rule_value(kwargs, field):
     (dict(backend="scipy", controller="matlab"), "controller"),
     (dict(refine=0), "refine"), (dict(grid_points=1), "grid_points"), (dict(max_steps=0), "max_steps"),
     (dict(backend="jax"), "backend"), (dict(backend="torch", method="LSODA"), "method"),
-    (dict(backend="numba", max_seconds=5.0), "max_seconds"),
     (dict(backend="torch", max_seconds=5.0), "max_seconds"),
     (dict(device="cuda", method="BDF"), "method"),
 ])
@@ -65,7 +64,8 @@ def test_solver_errors(kwargs, field):
 
 @pytest.mark.parametrize("kwargs, backend", [
     ({}, "numba"), (dict(method="RK23"), "numba"),
-    (dict(method="RK45", max_seconds=3.0), "scipy"),   # only scipy enforces a wall-time limit
+    (dict(method="RK45", max_seconds=3.0), "numba"),   # numba checks a wall-time limit too
+    (dict(method="DOP853", max_seconds=3.0), "scipy"),
     (dict(method="LSODA"), "scipy"), (dict(method="DOP853"), "scipy"), (dict(method="BDF"), "scipy"),
     (dict(method="fused"), "torch"), (dict(method="rk4"), "torch"),
     (dict(dtype="float32"), "torch"), (dict(device="cuda"), "torch"),

@@ -10,14 +10,34 @@ import math
 
 import numpy as np
 
+from ._xp import floor, jitable, sin_cos, to_index, where
 from .spec import InputSpec
 
-__all__ = ["sample_times", "CircleInput", "input_at", "input_curve"]
+__all__ = ["sample_times", "CircleInput", "circle_point", "input_at", "input_curve"]
 
 
 def sample_times(spec: InputSpec) -> np.ndarray:
     """The input sample times ``linspace(0, 2π, n_samples)``, shape ``(n_samples,)``."""
     return np.linspace(0.0, spec.t_end, spec.n_samples)
+
+
+@jitable
+def circle_point(t, exact, table, inv_h, last):
+    """I(t) as ``(I_1, I_2)`` for times ``t`` (a scalar, or an array of any shape): ``(sin t, cos t)``
+    when ``exact``, else linear interpolation in t of the sample ``table`` (``(n + 1, 2)``, the last
+    sample repeated once, so index n − 1 at t = 2π exactly reads a valid row with weight 0 on it);
+    ``inv_h = (n − 1)/2π``, ``last = n − 1``. Times are clamped to ``[0, 2π]`` (the solvers never ask
+    outside it). The one definition of the input for numpy, torch and the compiled kernel."""
+    if exact:
+        return sin_cos(t)
+    s = t * inv_h
+    s = where(s < 0.0, 0.0, where(s > last, last, s))
+    i = floor(s)
+    w = s - i
+    j = to_index(i)
+    v0 = table[j, 0]
+    v1 = table[j, 1]
+    return v0 + w * (table[j + 1, 0] - v0), v1 + w * (table[j + 1, 1] - v1)
 
 
 class CircleInput:
@@ -48,15 +68,8 @@ class CircleInput:
         self.last = float(spec.n_samples - 1)
 
     def __call__(self, t):
-        xp = self.xp
-        if self.spec.kind == "exact":
-            return xp.stack([xp.sin(t), xp.cos(t)], axis=-1)
-        s = (t * self.inv_h).clip(0.0, self.last)
-        i = xp.floor(s)
-        w = (s - i)[:, None]
-        i = i.astype(np.int64) if xp is np else i.long()
-        v0 = self.table[i]
-        return v0 + w * (self.table[i + 1] - v0)
+        u0, u1 = circle_point(t, self.spec.kind == "exact", self.table, self.inv_h, self.last)
+        return self.xp.stack([u0, u1], axis=-1)
 
 
 def input_at(t, spec: InputSpec):

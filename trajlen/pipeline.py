@@ -107,7 +107,7 @@ def trajectory_for(task: Task, params: Params | None = None) -> Trajectory:
         from .solve.compiled import solve_compiled
 
         return solve_compiled([(task.net, params)], task.inp, task.solver)[0]
-    from .solve import solve_scipy
+    from .solve.scipy_ivp import solve_scipy
 
     return solve_scipy(task.net, params, task.inp, task.solver)
 
@@ -184,7 +184,7 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
         if progress:
             progress(1)
     for (inp, solver), idx in batched.items():
-        from .solve.batched import solve_batched
+        from .solve.batch import solve_batched
 
         start = time.perf_counter()
         items = [(tasks[i].net, tasks[i].params()) for i in idx]

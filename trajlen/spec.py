@@ -22,6 +22,9 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .solve.registry import BACKENDS, CONTROLLERS, OUTPUTS, TIME_LIMITED, methods_for, resolve_backend
+from .solve.registry import METHODS as _REGISTRY
+
 __all__ = [
     "SpecError",
     "NetworkSpec",
@@ -45,18 +48,9 @@ LTC_DECAYS = ("abs", "signed")
 LTC_AS = ("column_sums", "vector")
 HARDTANHS = ("matlab", "clip")
 INPUT_KINDS = ("exact", "samples")
-BACKENDS = ("auto", "scipy", "torch", "numba")
-SCIPY_METHODS = ("RK23", "RK45", "DOP853", "BDF", "Radau", "LSODA")
-#: The numba backend's: the explicit pairs; ros23w, ode23s's Rosenbrock pair as a W-method with the
-#: diagonal Jacobian; and RK45 that switches to ros23w once Hairer's stiffness test fires
-#: (trajlen.solve.compiled).
-NUMBA_METHODS = ("RK23", "RK45", "RK45+ros23w", "ros23w")
-ADAPTIVE_METHODS = SCIPY_METHODS + NUMBA_METHODS[2:]
-FIXED_METHODS = ("euler", "rk4", "fused")
-METHODS = ADAPTIVE_METHODS + FIXED_METHODS
-TORCH_METHODS = ("RK23", "RK45") + FIXED_METHODS
-CONTROLLERS = ("scipy", "matlab")
-OUTPUTS = ("steps", "refine", "grid")
+#: The methods, backends, controllers and outputs: the one registry (trajlen.solve.registry).
+METHODS = tuple(_REGISTRY)
+FIXED_METHODS = tuple(m for m, v in _REGISTRY.items() if v.kind == "fixed")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float64", "float32")
 
@@ -250,26 +244,6 @@ class InputSpec(_Spec):
         return self.t_end / (self.n_samples - 1)
 
 
-def resolve_backend(method: str, device: str = "cpu", dtype: str = "float64",
-                    max_seconds: float | None = None) -> str:
-    """The backend ``backend="auto"`` runs: the fastest one that supports the request.
-
-    * fixed-step methods, CUDA or float32 → ``torch`` (the only backend that has them);
-    * RK23/RK45 on the CPU in float64 → ``numba``, 15–27× the ``solve_ivp`` loop per CPU-second
-      (BENCHMARKS.md, "Compiled per-network kernel"), with the same steps as scipy's controller or
-      MATLAB's — unless a wall-time limit per solve is asked for, which only ``scipy`` enforces;
-    * ros23w and RK45+ros23w → ``numba`` (the only backend that has them);
-    * everything else (DOP853, BDF, Radau, LSODA) → ``scipy``.
-
-    Unknown values fall through to the backend whose own check names them.
-    """
-    if method in FIXED_METHODS or device != "cpu" or dtype != "float64":
-        return "torch"
-    if method in NUMBA_METHODS and (max_seconds is None or method not in SCIPY_METHODS):
-        return "numba"
-    return "scipy"
-
-
 @dataclass(frozen=True)
 class SolverSpec(_Spec):
     """How the ODE is integrated and which points the measures see, SPEC §3.
@@ -330,20 +304,14 @@ class SolverSpec(_Spec):
             object.__setattr__(self, "controller", "scipy")
         _resolve(self, "solver")
         _choice("method", self.method, METHODS)
-        if self.backend == "scipy" and self.method not in SCIPY_METHODS:
-            _fail("method", f"with backend scipy must be one of {', '.join(SCIPY_METHODS)} "
-                  "(fixed-step methods run on the torch backend, ros23w and RK45+ros23w on numba)",
-                  self.method)
-        if self.backend == "torch" and self.method not in TORCH_METHODS:
-            _fail("method", f"with backend torch must be one of {', '.join(TORCH_METHODS)}",
-                  self.method)
-        if self.backend == "numba" and self.method not in NUMBA_METHODS:
-            _fail("method", f"with backend numba must be one of {', '.join(NUMBA_METHODS)}",
-                  self.method)
+        if self.backend not in _REGISTRY[self.method].backends:
+            where = ", ".join(_REGISTRY[self.method].backends)
+            _fail("method", f"with backend {self.backend} must be one of "
+                  f"{', '.join(methods_for(self.backend))} ({self.method} runs on {where})", self.method)
         _choice("controller", self.controller, CONTROLLERS)
         if self.backend == "scipy" and self.controller != "scipy":
-            _fail("controller", "must be scipy with backend scipy (the MATLAB controller is in the "
-                  "torch backend)", self.controller)
+            _fail("controller", "must be scipy with backend scipy (scipy's own step rules; the "
+                  "MATLAB controller runs on the numba and torch backends)", self.controller)
         _positive("rtol", self.rtol)
         _positive("atol", self.atol)
         _choice("output", self.output, OUTPUTS)
@@ -353,15 +321,15 @@ class SolverSpec(_Spec):
         _int("max_steps", self.max_steps, 1)
         if self.max_seconds is not None:
             _positive("max_seconds", self.max_seconds)
-            if self.backend != "scipy":
-                _fail("max_seconds", "is enforced by the scipy backend only (the numba and torch "
-                      "solvers are bounded by max_steps); use --backend scipy or drop it",
-                      self.max_seconds)
+            if self.backend not in TIME_LIMITED:
+                _fail("max_seconds", f"is enforced by the {' and '.join(TIME_LIMITED)} backends only "
+                      "(a torch batch shares one clock; it is bounded by max_steps); use another "
+                      "backend or drop it", self.max_seconds)
         _choice("device", self.device, DEVICES)
         _choice("dtype", self.dtype, DTYPES)
-        if self.backend == "numba" and (self.device != "cpu" or self.dtype != "float64"):
-            _fail("backend", "numba runs on the CPU in float64 only (use --backend torch for "
-                  f"device {self.device!r}, dtype {self.dtype!r})", self.backend)
+        if self.backend in ("numba", "scipy") and (self.device != "cpu" or self.dtype != "float64"):
+            _fail("backend", f"{self.backend} runs on the CPU in float64 only (use --backend torch "
+                  f"for device {self.device!r}, dtype {self.dtype!r})", self.backend)
 
     @property
     def fixed_step(self) -> bool:

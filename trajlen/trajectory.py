@@ -6,8 +6,6 @@ network, so the measures and the results table never know which solver ran.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 __all__ = ["Trajectory", "STATUS_OK", "FAILURE_REASONS"]
@@ -18,7 +16,6 @@ FAILURE_REASONS = ("step_size_underflow", "non_finite", "step_budget", "time_lim
                    "worker_died")
 
 
-@dataclass
 class Trajectory:
     """Output points of one solve.
 
@@ -27,7 +24,10 @@ class Trajectory:
     t : (T,) float64
         Output times in [0, 2π]: solver points, solver points + refine points, or a uniform grid.
     x : (T, depth·width) float64
-        States at ``t``, layers stacked (layer ℓ is columns ``ℓk:(ℓ+1)k``).
+        States at ``t``, layers stacked (layer ℓ is columns ``ℓk:(ℓ+1)k``). A solver that wrote its
+        output in blocks of rows passes ``blocks`` instead; ``x`` then joins them on first use, and
+        :meth:`layer` gathers one layer without joining the rest (memory: the output once, plus one
+        layer).
     step_t : (S+1,) float64
         Times of the accepted steps, starting with t0 = 0 (what "solver steps" means).
     status : str
@@ -38,21 +38,40 @@ class Trajectory:
         Counters; ``n_rejected = -1`` where the solver does not expose it (BDF, Radau, LSODA).
     """
 
-    t: np.ndarray
-    x: np.ndarray
-    step_t: np.ndarray
-    status: str = STATUS_OK
-    message: str = ""
-    n_accepted: int = 0
-    n_rejected: int = 0
-    nfev: int = 0
-    njev: int = 0
-    extra: dict = field(default_factory=dict)
+    def __init__(self, t: np.ndarray, x: np.ndarray | None = None, step_t: np.ndarray | None = None,
+                 status: str = STATUS_OK, message: str = "", n_accepted: int = 0, n_rejected: int = 0,
+                 nfev: int = 0, njev: int = 0, extra: dict | None = None, *,
+                 blocks: list[np.ndarray] | None = None):
+        if (x is None) == (blocks is None):
+            raise ValueError("a Trajectory needs exactly one of x and blocks")
+        if blocks is not None and len(blocks) == 1:
+            x, blocks = blocks[0], None
+        self.t = t
+        self._x = x
+        self._blocks = blocks
+        self.step_t = t[:1] if step_t is None else step_t
+        self.status, self.message = status, message
+        self.n_accepted, self.n_rejected, self.nfev, self.njev = n_accepted, n_rejected, nfev, njev
+        self.extra = {} if extra is None else extra
+
+    @property
+    def x(self) -> np.ndarray:
+        if self._x is None:
+            self._x = np.concatenate(self._blocks) if self._blocks else np.zeros((0, 0))
+            self._blocks = None
+        return self._x
+
+    @property
+    def n_points(self) -> int:
+        return len(self.t)
 
     @property
     def ok(self) -> bool:
         return self.status == STATUS_OK
 
     def layer(self, layer: int, width: int) -> np.ndarray:
-        """States of one layer, shape ``(T, width)``."""
-        return self.x[:, layer * width:(layer + 1) * width]
+        """States of one layer, shape ``(T, width)`` (a view when the states are one array)."""
+        cols = slice(layer * width, (layer + 1) * width)
+        if self._x is not None:
+            return self._x[:, cols]
+        return np.concatenate([b[:, cols] for b in self._blocks])

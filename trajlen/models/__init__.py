@@ -20,15 +20,25 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._xp import namespace as array_namespace
-from ..activations import activation, derivative
+from ..activations import ACTIVATIONS, saturation
 from ..inputs import CircleInput
 from ..params import Params
 from ..spec import InputSpec, NetworkSpec
 from . import ctrnn, ltc, node
 
-__all__ = ["VectorField", "MODEL_EQUATIONS", "LayerCoeffs"]
+__all__ = ["VectorField", "MODEL_EQUATIONS", "MODULES", "LayerCoeffs", "has_gate"]
 
-MODEL_EQUATIONS: dict[str, ModuleType] = {"node": node, "ctrnn": ctrnn, "ltc": ltc}
+#: The registry of continuous-time models, in code order (the compiled kernel dispatches on the
+#: position). Adding a model: one module with ``NAME``, ``RECURRENT_GATE``, ``leak_drive`` and
+#: ``partials`` (see node.py), and one entry here.
+MODULES: tuple[ModuleType, ...] = (node, ctrnn, ltc)
+MODEL_EQUATIONS: dict[str, ModuleType] = {m.NAME: m for m in MODULES}
+
+
+def has_gate(net: NetworkSpec) -> bool:
+    """Does the network have a separate recurrent gate ``g`` (``recurrence="ltc_only"`` on a model
+    whose equations take one, the authors' LTC)?"""
+    return net.recurrence == "ltc_only" and bool(MODEL_EQUATIONS[net.model].RECURRENT_GATE)
 
 
 class LayerCoeffs(NamedTuple):
@@ -60,9 +70,9 @@ class VectorField:
                              "evaluated by trajlen.models.mlp.forward)")
         self.net, self.inp, self.arrays = net, inp, arrays
         self.eq = MODEL_EQUATIONS[net.model]
-        self.phi, self.dphi = activation(net.phi), derivative(net.phi)
+        self.act = ACTIVATIONS[net.phi]
         self.shared = net.recurrence == "shared"
-        self.gate = net.model == "ltc" and net.recurrence == "ltc_only"
+        self.gate = has_gate(net)
         a = arrays
         W = a["W"]
         xp = array_namespace(W)
@@ -111,20 +121,27 @@ class VectorField:
         return p, pg
 
     def _gates(self, t, y):
-        """Yield ``(layer, u, x_l, p_f, p_g, f, g)`` per layer for times ``t (B,)``, states ``y (B, N)``."""
+        """Yield ``(layer, x_l, p_f, p_g, sat_f, sat_g)`` per layer for times ``t (B,)`` and states
+        ``y (B, N)``: pre-activations and layer saturations (``p_g``, ``sat_g`` None without a gate)."""
         x = y.reshape(y.shape[0], self.n, self.k)
         u = self.input(t)
+        name = self.act.name
         for layer in range(self.n):
             xl = x[:, layer]
             p, pg = self._layer(layer, u, xl)
-            yield layer, u, xl, p, pg, self.phi(p), (None if pg is None else self.phi(pg))
+            yield (layer, xl, p, pg, saturation(name, p),
+                   None if pg is None else saturation(name, pg))
             u = xl
+
+    def _fg(self, p, pg, sf, sg):
+        return self.act.phi(p, sf), (None if pg is None else self.act.phi(pg, sg))
 
     def leak_drive(self, t, y):
         """``(leak, drive)``, each ``(B, N)``, with ``dx/dt = −leak ⊙ x + drive`` (for paper Eq. 3)."""
         xp = array_namespace(y)
         leaks, drives = [], []
-        for layer, _, xl, _, _, f, g in self._gates(t, y):
+        for layer, xl, p, pg, sf, sg in self._gates(t, y):
+            f, g = self._fg(p, pg, sf, sg)
             lk, dr = self.eq.leak_drive(xl, f, g, self.coeffs[layer])
             leaks.append(lk)
             drives.append(dr)
@@ -145,17 +162,18 @@ class VectorField:
         B, n, k = y.shape[0], self.n, self.k
         J = xp.zeros((B, n * k, n * k), dtype=y.dtype, device=getattr(y, "device", None))
         a = self.arrays
-        for layer, _, xl, p, pg, f, g in self._gates(t, y):
+        for layer, xl, p, pg, sf, sg in self._gates(t, y):
             c = self.coeffs[layer]
+            f, g = self._fg(p, pg, sf, sg)
             leak, _ = self.eq.leak_drive(xl, f, g, c)
             dr_df, dr_dg = self.eq.partials(xl, f, g, c)
-            cf = dr_df * self.dphi(p)
+            cf = dr_df * self.act.dphi(p, sf)
             rows = slice(layer * k, (layer + 1) * k)
             block = xp.zeros((B, k, k), dtype=y.dtype, device=getattr(y, "device", None))
             if self.shared:
                 block = block + cf[:, :, None] * a["W_r"][:, layer].swapaxes(-1, -2)
             if pg is not None:
-                cg = dr_dg * self.dphi(pg)
+                cg = dr_dg * self.act.dphi(pg, sg)
                 block = block + cg[:, :, None] * a["W_r"][:, layer].swapaxes(-1, -2)
             idx = xp.arange(k) if xp is np else xp.arange(k, device=y.device)
             block[:, idx, idx] = block[:, idx, idx] - leak

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from .._xp import jitable
 
+NAME = "ctrnn"
+#: Takes a separate recurrent gate g under ``recurrence="ltc_only"`` (the authors' code).
+RECURRENT_GATE = False
+
 
 @jitable
 def leak_drive(x, f, g, c):
@@ -14,4 +18,4 @@ def leak_drive(x, f, g, c):
 @jitable
 def partials(x, f, g, c):
     """``(∂rate/∂f, ∂rate/∂g)`` elementwise."""
-    return 1.0 + 0.0 * f, None
+    return 1.0 + 0.0 * f, 0.0 * f

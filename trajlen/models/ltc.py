@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from .._xp import jitable
 
+NAME = "ltc"
+#: Takes a separate recurrent gate g under ``recurrence="ltc_only"`` (the authors' code).
+RECURRENT_GATE = True
+
 
 @jitable
 def _decay(v, c):

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from .._xp import jitable
 
+NAME = "node"
+#: Takes a separate recurrent gate g under ``recurrence="ltc_only"`` (the authors' code).
+RECURRENT_GATE = False
+
 
 @jitable
 def leak_drive(x, f, g, c):
@@ -17,5 +21,5 @@ def leak_drive(x, f, g, c):
 
 @jitable
 def partials(x, f, g, c):
-    """``(∂rate/∂f, ∂rate/∂g)`` elementwise, each ``(B, k)`` (``None`` where the gate is absent)."""
-    return 1.0 + 0.0 * f, None
+    """``(∂rate/∂f, ∂rate/∂g)`` elementwise, each ``(B, k)`` (no gate: ∂rate/∂g = 0)."""
+    return 1.0 + 0.0 * f, 0.0 * f

@@ -1,37 +1,40 @@
-"""Pipeline stage 3 (solver, torch backend) — step-size controllers, one rule set per network.
+"""Pipeline stage 3 (solver: the step-size controller axis) — scipy's and MATLAB's step-size rules,
+each written once.
 
-Every network of a batch keeps its own step size, error estimate and retry state; each rule below is
-the scalar rule of scipy or MATLAB written once over the batch axis with ``torch.where``, so a network
-takes the same steps alone or in any batch. Times and step sizes are float64 tensors of shape ``(b,)``
-whatever the state dtype.
+Every rule is :func:`~trajlen._xp.jitable` and written with :func:`~trajlen._xp.where` instead of
+``if``, so the same line serves the torch batch (arguments are ``(b,)`` tensors, one entry per network)
+and the compiled kernel (arguments are scalars). The executors only loop: they call these rules to
+start a step, to pick the step to try, to scale the error, to accept, and to choose the next step.
 
-* :class:`ScipyController` mirrors ``scipy.integrate._ivp.rk.RungeKutta._step_impl`` and
-  ``common.select_initial_step`` (scipy 1.17): RMS error norm, safety 0.9, factors 0.2–10, no growth
-  after a rejection within a step, ``min_step = 10·|nextafter(t, ∞) − t|``, last step clipped to the end.
-* :class:`MatlabController` mirrors MATLAB ``ode45.m`` / ``ode23.m`` (R2024 text as published in the
-  public repository ``ING-RB/Drone_pick-place``, ``toolbox/matlab/funfun``): max-norm error scaled by
-  ``max(|y|, |y_new|, AbsTol/RelTol)`` times ``absh`` against ``RelTol``, ``MaxStep = 0.1·|tf − t0|``,
-  ``hmin = 16·eps(t)``, stretch to the end when within 10 %, shrink ``max(0.1, 0.8 (rtol/err)^{1/5})``
-  (ode23: ``max(0.5, …)``, power 1/3) on the first failure and halve on later ones, grow by
-  ``1/(1.25 (err/rtol)^{pow})`` capped at 5× only after a step without failure.
+* ``scipy_*`` mirror ``scipy.integrate._ivp.rk.RungeKutta._step_impl`` and
+  ``common.select_initial_step`` (scipy 1.17, ``max_step = inf``): RMS error norm of
+  ``err / (atol + rtol·max(|y|, |y_new|))``, safety 0.9, factors 0.2–10, no growth after a rejection
+  within a step, ``min_step = 10·|nextafter(t, ∞) − t|``, the last step clipped to the end.
+* ``matlab_*`` mirror MATLAB ``ode45.m`` / ``ode23.m`` (R2024 text as published in the public
+  repository ``ING-RB/Drone_pick-place``, ``toolbox/matlab/funfun``): max-norm error
+  ``absh·‖err ./ max(|y|, |y_new|, AbsTol/RelTol)‖∞`` against ``RelTol``, ``MaxStep = 0.1·|tf − t0|``,
+  ``hmin = 16·eps(t)``, stretch to the end when within 10 %, shrink ``max(floor, 0.8 (rtol/err)^pow)``
+  (ode45: floor 0.1, ode23: 0.5) on the first failure and halve on later ones, grow by
+  ``1/(1.25 (err/rtol)^pow)`` capped at 5× only after a step without failure.
 
-The loop in :mod:`trajlen.solve.batched` calls, per attempt: :meth:`begin_step` (rows starting a new
-step), :meth:`attempt` (the step to try), :meth:`error`, :meth:`accept` and :meth:`update`. Controller
-state lives in the loop's per-row dict ``s`` (keys ``t``, ``h_abs``, ``failed`` and the controller's
-own), so compaction of the batch needs no controller code.
+The error norms are a per-component rule (``*_scaled``) and a reduction (RMS or max) that each
+executor performs in its own way: a loop in the kernel, a vector norm on the batch.
+
+``where`` evaluates both branches, so a rule may divide by zero in the branch it does not take; the
+rules are compiled with numpy's error model (IEEE results, no exception) and the executors run numpy
+and torch with their default IEEE behaviour.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+from .._xp import jitable, logical_not, maximum, minimum, next_up, where
+from .registry import CONTROLLERS
 
-import torch
-
-from .tableau import Tableau, combine
-
-__all__ = ["ScipyController", "MatlabController", "make_controller", "CONTROLLERS",
-           "SAFETY", "MIN_FACTOR", "MAX_FACTOR"]
+__all__ = ["SAFETY", "MIN_FACTOR", "MAX_FACTOR", "MATLAB_MAX_STEP_FRACTION", "MATLAB_STRETCH",
+           "MATLAB_HMIN_EPS", "CONTROLLERS", "eps", "scipy_scaled", "scipy_h0", "scipy_h1",
+           "scipy_min_step", "scipy_step_to_try", "scipy_next_step", "scipy_accept", "matlab_scaled",
+           "matlab_hmin", "matlab_initial_step", "matlab_begin_step", "matlab_step_to_try",
+           "matlab_next_step", "matlab_accept"]
 
 # scipy.integrate._ivp.rk constants.
 SAFETY = 0.9
@@ -42,215 +45,133 @@ MAX_FACTOR = 10.0
 MATLAB_MAX_STEP_FRACTION = 0.1    # default MaxStep = 0.1·|tf − t0| (odearguments.m)
 MATLAB_STRETCH = 1.1              # take the rest of the interval if within 10 %
 MATLAB_HMIN_EPS = 16.0            # hmin = 16·eps(t)
-#: Floor of the first shrink factor after a failure: ode45 ``max(0.1, …)``, ode23 ``max(0.5, …)``.
-MATLAB_FIRST_SHRINK_FLOOR = {"RK45": 0.1, "RK23": 0.5}
-
-Rhs = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def _rms(x: torch.Tensor) -> torch.Tensor:
-    """scipy's ``norm``: ``‖x‖₂ / sqrt(n)`` per row, shape ``(b,)``."""
-    return torch.linalg.vector_norm(x, dim=-1) / x.shape[-1] ** 0.5
-
-
-def _eps(t: torch.Tensor) -> torch.Tensor:
+@jitable
+def eps(t):
     """MATLAB ``eps(t)``: the spacing from ``|t|`` to the next larger float (``2^-1074`` at 0)."""
-    a = t.abs()
-    return torch.nextafter(a, torch.full_like(a, math.inf)) - a
+    a = abs(t)
+    return next_up(a) - a
 
 
-class ScipyController:
-    """scipy's explicit Runge–Kutta step-size rules (``solve_ivp`` with ``max_step = inf``).
-
-    Parameters
-    ----------
-    tab : adaptive :class:`~trajlen.solve.tableau.Tableau`
-    rtol, atol : float
-        Relative and absolute tolerance (scalars, as the solver spec holds them).
-    """
-
-    name = "scipy"
-
-    def __init__(self, tab: Tableau, rtol: float, atol: float):
-        self.tab, self.rtol, self.atol = tab, float(rtol), float(atol)
-        self.exponent = -1.0 / (tab.error_order + 1)
-        self.interp = tab.P
-
-    # -- start ------------------------------------------------------------------------------------
-    def initial_step(self, rhs: Rhs, t0: torch.Tensor, y0: torch.Tensor, f0: torch.Tensor,
-                     t_end: float) -> tuple[torch.Tensor, int]:
-        """``select_initial_step`` per row; returns ``(h_abs (b,), rhs evaluations used = 1)``."""
-        rtol, atol = self.rtol, self.atol
-        interval = abs(t_end - float(t0[0]))  # every row starts at the same t0
-        scale = atol + y0.abs() * rtol
-        d0 = _rms(y0 / scale).double()
-        d1 = _rms(f0 / scale).double()
-        h0 = torch.where((d0 < 1e-5) | (d1 < 1e-5), torch.full_like(d0, 1e-6), 0.01 * d0 / d1)
-        h0 = torch.clamp(h0, max=interval)
-        y1 = y0 + h0.to(y0.dtype)[:, None] * f0
-        f1 = rhs(t0 + h0, y1)
-        d2 = _rms((f1 - f0) / scale).double() / h0
-        h1 = torch.where((d1 <= 1e-15) & (d2 <= 1e-15), torch.clamp(h0 * 1e-3, min=1e-6),
-                         (0.01 / torch.maximum(d1, d2)) ** (1.0 / (self.tab.error_order + 1)))
-        h = torch.minimum(torch.minimum(100 * h0, h1), torch.full_like(h0, interval))
-        return h, 1
-
-    def init_state(self, s: dict) -> None:
-        s["failed"] = torch.zeros_like(s["t"], dtype=torch.bool)
-        s["min_step"] = self._min_step(s["t"])
-
-    # -- one attempt --------------------------------------------------------------------------------
-    @staticmethod
-    def _min_step(t: torch.Tensor) -> torch.Tensor:
-        return 10.0 * (torch.nextafter(t, torch.full_like(t, math.inf)) - t).abs()
-
-    def begin_step(self, s: dict, new: torch.Tensor, t_end: float) -> None:
-        """Rows in ``new`` start a step: lift ``h_abs`` to ``min_step`` (max_step is infinite)."""
-        # min_step depends only on t, which is fixed during a step: computed once per step.
-        s["min_step"] = self._min_step(s["t"])
-        s["h_abs"] = torch.where(new & (s["h_abs"] < s["min_step"]), s["min_step"], s["h_abs"])
-        s["failed"] = s["failed"] & ~new
-
-    def attempt(self, s: dict, t_end: float):
-        """The step to try: ``(h_stage, h_final, t_new, t_fsal, ok)``; ``ok`` False = step underflow.
-
-        scipy clips ``t + h_abs`` to the end, re-derives ``h = t_new − t`` and keeps ``|h|`` as the
-        base of the next factor, so ``s["h_abs"]`` is overwritten here.
-        """
-        t = s["t"]
-        ok = ~(s["h_abs"] < s["min_step"])
-        t_new = t + s["h_abs"]
-        t_new = torch.where(t_new > t_end, torch.full_like(t_new, t_end), t_new)
-        h = t_new - t
-        s["h_abs"] = h.abs()
-        return h, h, t_new, t + h, ok
-
-    def error(self, K: list[torch.Tensor], h: torch.Tensor, s: dict, y: torch.Tensor,
-              y_new: torch.Tensor) -> torch.Tensor:
-        """``norm(E·K·h / scale)`` with ``scale = atol + max(|y|, |y_new|)·rtol``, shape ``(b,)`` float64."""
-        err = combine(K, self.tab.E) * h.to(y.dtype)[:, None]
-        scale = self.atol + torch.maximum(y.abs(), y_new.abs()) * self.rtol
-        return _rms(err / scale).double()
-
-    @staticmethod
-    def accept(err: torch.Tensor) -> torch.Tensor:
-        return err < 1.0
-
-    def update(self, s: dict, err: torch.Tensor, acc: torch.Tensor, rej: torch.Tensor) -> torch.Tensor:
-        """New ``h_abs`` after the attempt; returns rows that fail now (never, for scipy)."""
-        raw = SAFETY * err ** self.exponent
-        grow = torch.where(err == 0, torch.full_like(err, MAX_FACTOR),
-                           torch.where(raw < MAX_FACTOR, raw, torch.full_like(raw, MAX_FACTOR)))
-        # After a rejection within this step the step may not grow (scipy: factor = min(1, factor)).
-        grow = torch.where(s["failed"], torch.clamp(grow, max=1.0), grow)
-        # Python's max(MIN_FACTOR, nan) is MIN_FACTOR: a NaN error shrinks by 0.2, as in scipy.
-        shrink = torch.where(raw > MIN_FACTOR, raw, torch.full_like(raw, MIN_FACTOR))
-        h = s["h_abs"]
-        s["h_abs"] = torch.where(acc, h * grow, torch.where(rej, h * shrink, h))
-        s["failed"] = s["failed"] | rej
-        return torch.zeros_like(acc)
+# -- scipy ---------------------------------------------------------------------------------------------
+@jitable
+def scipy_scaled(e, h, y, y_new, rtol, atol):
+    """One component of scipy's scaled error: ``e·h / (atol + rtol·max(|y|, |y_new|))`` (RMS over the
+    components is the error norm; ``h = 1``, ``y_new = y`` give select_initial_step's scaling)."""
+    return e * h / (atol + maximum(abs(y), abs(y_new)) * rtol)
 
 
-class MatlabController:
-    """MATLAB ``ode45`` (RK45) / ``ode23`` (RK23) step-size rules with default options.
-
-    Parameters
-    ----------
-    tab : adaptive :class:`~trajlen.solve.tableau.Tableau` (RK45 ↔ ode45, RK23 ↔ ode23)
-    rtol, atol : float
-        ``RelTol`` and scalar ``AbsTol``; ``threshold = AbsTol / RelTol``.
-    """
-
-    name = "matlab"
-
-    def __init__(self, tab: Tableau, rtol: float, atol: float):
-        self.tab, self.rtol, self.atol = tab, float(rtol), float(atol)
-        self.threshold = self.atol / self.rtol
-        self.pow = 1.0 / (tab.error_order + 1)
-        self.first_floor = MATLAB_FIRST_SHRINK_FLOOR[tab.name]
-        self.interp = tab.P_matlab
-        self.hmax_user = math.inf   # set by initial_step from the interval
-
-    def _hmin(self, t):
-        return MATLAB_HMIN_EPS * _eps(t)
-
-    def initial_step(self, rhs: Rhs, t0, y0, f0, t_end: float):
-        """ode45's initial ``absh`` from ``f0``; returns ``(absh (b,), 0 extra evaluations)``."""
-        htspan = abs(t_end - float(t0[0]))
-        self.hmax_user = MATLAB_MAX_STEP_FRACTION * htspan
-        hmin = self._hmin(t0)
-        hmax = torch.clamp(hmin, min=self.hmax_user)            # hmax = max(tinystep, userhmax)
-        absh = torch.minimum(hmax, torch.full_like(hmax, htspan))
-        wt = torch.clamp(y0.abs(), min=self.threshold)
-        rh = (f0 / wt).abs().amax(dim=-1).double() / (0.8 * self.rtol ** self.pow)
-        absh = torch.where(absh * rh > 1, 1.0 / rh, absh)
-        return torch.maximum(absh, hmin), 0
-
-    def init_state(self, s: dict) -> None:
-        s["failed"] = torch.zeros_like(s["t"], dtype=torch.bool)    # ode45's ``~nofailed``
-        s["done"] = torch.zeros_like(s["t"], dtype=torch.bool)
-        s["h"] = s["h_abs"].clone()
-
-    def begin_step(self, s: dict, new: torch.Tensor, t_end: float) -> None:
-        """Top of ode45's main loop for rows in ``new``: clamp ``absh`` to [hmin, hmax], stretch."""
-        t = s["t"]
-        hmin = self._hmin(t)
-        hmax = torch.clamp(hmin, min=self.hmax_user)
-        absh = torch.minimum(hmax, torch.maximum(hmin, s["h_abs"]))
-        rest = t_end - t
-        stretch = MATLAB_STRETCH * absh >= rest.abs()
-        h = torch.where(stretch, rest, absh)
-        absh = torch.where(stretch, h.abs(), absh)
-        s["h_abs"] = torch.where(new, absh, s["h_abs"])
-        s["h"] = torch.where(new, h, s["h"])
-        s["done"] = torch.where(new, stretch, s["done"])
-        s["failed"] = s["failed"] & ~new
-
-    def attempt(self, s: dict, t_end: float):
-        """Stages use ``h``; ``t_new = t + h`` (``= tf`` when stretched) and the purified
-        ``h = t_new − t`` builds ``y_new``; the FSAL stage is evaluated at ``t_new``."""
-        t, h = s["t"], s["h"]
-        t_new = torch.where(s["done"], torch.full_like(t, t_end), t + h)
-        return h, t_new - t, t_new, t_new, torch.ones_like(s["done"])
-
-    def error(self, K, h, s, y, y_new) -> torch.Tensor:
-        """``absh · ‖(K·E) ./ max(max(|y|, |y_new|), threshold)‖∞``, shape ``(b,)`` float64."""
-        fE = combine(K, self.tab.E)
-        wt = torch.clamp(torch.maximum(y.abs(), y_new.abs()), min=self.threshold)
-        return s["h_abs"] * (fE / wt).abs().amax(dim=-1).double()
-
-    def accept(self, err: torch.Tensor) -> torch.Tensor:
-        # ode45 rejects only when ``err > rtol``: a NaN error is accepted there (and our loop then
-        # records the non-finite state as a failure).
-        return ~(err > self.rtol)
-
-    def update(self, s: dict, err, acc, rej) -> torch.Tensor:
-        """Shrink after a failure (first: ``max(0.1, 0.8 (rtol/err)^pow)``, later: halve), grow after
-        a step without failure. Returns the rows that fail now: a rejection with ``absh <= hmin``."""
-        absh = s["h_abs"]
-        hmin = self._hmin(s["t"])
-        underflow = rej & (absh <= hmin)
-        first = torch.clamp(0.8 * (self.rtol / err) ** self.pow, min=self.first_floor)
-        shrunk = torch.where(s["failed"], torch.maximum(hmin, 0.5 * absh),
-                             torch.maximum(hmin, absh * first))
-        temp = 1.25 * (err / self.rtol) ** self.pow
-        grown = torch.where(temp > 0.2, absh / temp, 5.0 * absh)
-        # After a failure in this step ode45 keeps absh ("if nofailed … compute a new h").
-        grown = torch.where(s["failed"], absh, grown)
-        s["h_abs"] = torch.where(acc, grown, torch.where(rej, shrunk, absh))
-        s["h"] = torch.where(rej, s["h_abs"], s["h"])
-        s["done"] = s["done"] & ~rej
-        s["failed"] = s["failed"] | rej
-        return underflow
+@jitable
+def scipy_h0(d0, d1, interval):
+    """select_initial_step's first guess from ``d0 = ‖y0‖``, ``d1 = ‖f0‖`` (scaled RMS norms)."""
+    h0 = where((d0 < 1e-5) | (d1 < 1e-5), 1e-6, 0.01 * d0 / d1)
+    return minimum(h0, interval)
 
 
-CONTROLLERS = {"scipy": ScipyController, "matlab": MatlabController}
+@jitable
+def scipy_h1(h0, d1, d2, interval, error_order):
+    """select_initial_step's result, with ``d2 = ‖f(t0 + h0, y0 + h0 f0) − f0‖ / h0``."""
+    h1 = where((d1 <= 1e-15) & (d2 <= 1e-15), maximum(1e-6, h0 * 1e-3),
+               (0.01 / maximum(d1, d2)) ** (1.0 / (error_order + 1)))
+    return minimum(minimum(100 * h0, h1), interval)
 
 
-def make_controller(name: str, tab: Tableau, rtol: float, atol: float):
-    """The controller called ``name`` (``"scipy"`` or ``"matlab"``) for tableau ``tab``."""
-    if name not in CONTROLLERS:
-        raise ValueError(f"controller must be one of {', '.join(CONTROLLERS)}, got {name!r}")
-    if not tab.adaptive:
-        raise ValueError(f"controller {name!r} needs an adaptive pair (RK23, RK45), got {tab.name!r}")
-    return CONTROLLERS[name](tab, rtol, atol)
+@jitable
+def scipy_min_step(t):
+    """``10·|nextafter(t, ∞) − t|``: a step below it is a step-size underflow."""
+    return 10.0 * abs(next_up(t) - t)
+
+
+@jitable
+def scipy_step_to_try(t, h_abs, t_end):
+    """``(t_new, h)``: ``t + h_abs`` clipped to the end, and the step ``t_new − t`` that reaches it
+    (whose size is also the base of the next factor)."""
+    t_new = t + h_abs
+    t_new = where(t_new > t_end, t_end, t_new)
+    return t_new, t_new - t
+
+
+@jitable
+def scipy_accept(err, rtol):
+    return err < 1.0
+
+
+@jitable
+def scipy_next_step(h_abs, err, accept, failed, error_order):
+    """The step after an attempt of size ``h_abs`` with scaled error ``err``; ``failed``: a rejection
+    happened earlier within this step (then the step may not grow). Python's ``max(0.2, nan)`` is 0.2:
+    a NaN error shrinks by the minimum factor, as in scipy."""
+    raw = SAFETY * err ** (-1.0 / (error_order + 1))
+    grow = where(err == 0, MAX_FACTOR, where(raw < MAX_FACTOR, raw, MAX_FACTOR))
+    grow = where(failed & (grow > 1.0), 1.0, grow)
+    shrink = where(raw > MIN_FACTOR, raw, MIN_FACTOR)
+    return where(accept, h_abs * grow, h_abs * shrink)
+
+
+# -- MATLAB --------------------------------------------------------------------------------------------
+@jitable
+def matlab_scaled(e, y, y_new, threshold):
+    """One component of MATLAB's error: ``|e| / max(|y|, |y_new|, threshold)``, threshold =
+    AbsTol/RelTol (the max over components, times ``absh``, is the error)."""
+    wt = maximum(abs(y), abs(y_new))
+    wt = where(wt < threshold, threshold, wt)
+    return abs(e / wt)
+
+
+@jitable
+def matlab_hmin(t):
+    return MATLAB_HMIN_EPS * eps(t)
+
+
+@jitable
+def matlab_initial_step(t0, rh, htspan, hmax_user):
+    """ode45's initial ``absh`` from ``rh = ‖f0 ./ max(|y0|, threshold)‖∞ / (0.8·RelTol^pow)``."""
+    hmin = matlab_hmin(t0)
+    hmax = maximum(hmin, hmax_user)
+    absh = minimum(hmax, htspan)
+    absh = where(absh * rh > 1, 1.0 / rh, absh)
+    return maximum(absh, hmin)
+
+
+@jitable
+def matlab_begin_step(t, h_abs, t_end, hmax_user):
+    """Top of ode45's main loop: clamp ``absh`` to [hmin, hmax], stretch to the end when within 10 %.
+    Returns ``(absh, h, done)``; ``h`` is the step the stages use."""
+    hmin = matlab_hmin(t)
+    hmax = maximum(hmin, hmax_user)
+    absh = minimum(hmax, maximum(hmin, h_abs))
+    rest = t_end - t
+    done = MATLAB_STRETCH * absh >= abs(rest)
+    h = where(done, rest, absh)
+    absh = where(done, abs(h), absh)
+    return absh, h, done
+
+
+@jitable
+def matlab_step_to_try(t, h, done, t_end):
+    """``(t_new, h_final)``: ode45's ``tnew = t + h`` (``tf`` exactly when stretched) and the
+    "purified" step ``tnew − t`` that builds ``y_new``; the stages use ``h``."""
+    t_new = where(done, t_end, t + h)
+    return t_new, t_new - t
+
+
+@jitable
+def matlab_accept(err, rtol):
+    # ode45 rejects only when err > rtol: a NaN error is accepted there (and the executor then
+    # records the non-finite state as a failure).
+    return logical_not(err > rtol)
+
+
+@jitable
+def matlab_next_step(h_abs, err, accept, failed, rtol, error_order, hmin, shrink_floor):
+    """The next ``absh``: after an accepted step without failure ``absh / (1.25 (err/rtol)^pow)``, at
+    most 5×; after an accepted step with a failure, unchanged; after a first rejection
+    ``absh·max(shrink_floor, 0.8 (rtol/err)^pow)``, after later ones ``absh/2``; never below hmin."""
+    pw = 1.0 / (error_order + 1)
+    temp = 1.25 * (err / rtol) ** pw
+    grown = where(failed, h_abs, where(temp > 0.2, h_abs / temp, 5.0 * h_abs))
+    first = 0.8 * (rtol / err) ** pw
+    first = where(first < shrink_floor, shrink_floor, first)
+    shrunk = where(failed, maximum(hmin, 0.5 * h_abs), maximum(hmin, h_abs * first))
+    return where(accept, grown, shrunk)

@@ -4,6 +4,9 @@ We drive scipy's ``OdeSolver`` classes step by step — exactly the loop ``solve
 accepted steps are ``solve_ivp``'s — because that loop is where a step budget, a wall-time limit,
 rejected-step counting and the refine/grid output points can be added without a second integrator.
 Implicit methods (BDF, Radau, LSODA) get the analytic Jacobian of :class:`~trajlen.models.VectorField`.
+A registered explicit pair that scipy lacks (Tsit5) runs as a subclass of scipy's own
+``RungeKutta`` built from its tableau — scipy's methods are only their class attributes ``C, A, B, E,
+P, order, error_estimator_order, n_stages`` — so it takes scipy's steps by scipy's rules.
 """
 
 from __future__ import annotations
@@ -17,30 +20,35 @@ from ..models import VectorField
 from ..params import Params
 from ..spec import InputSpec, NetworkSpec, SolverSpec
 from ..trajectory import Trajectory
+from .output import output_times
+from .registry import METHODS
+from .tableau import Tableau
 
-__all__ = ["solve_scipy", "SCIPY_METHODS"]
-
-SCIPY_METHODS = {"RK23": si.RK23, "RK45": si.RK45, "DOP853": si.DOP853, "BDF": si.BDF,
-                 "Radau": si.Radau, "LSODA": si.LSODA}
-#: RHS evaluations per step attempt of the explicit RK methods (FSAL: stages 2..s plus f_new);
-#: used to count rejected steps from the nfev each ``step()`` consumed.
-_EVALS_PER_ATTEMPT = {"RK23": 3, "RK45": 6, "DOP853": 12}
+__all__ = ["solve_scipy", "solver_class"]
 
 
-def _output_times(step_t: np.ndarray, solver: SolverSpec, t_end: float) -> np.ndarray:
-    if solver.output == "steps":
-        return step_t
-    if solver.output == "grid":
-        return np.linspace(0.0, t_end, solver.grid_points)
-    # MATLAB Refine: each accepted step contributes refine points, ending at the step's end.
-    r = solver.refine
-    frac = np.arange(1, r + 1) / r
-    h = np.diff(step_t)
-    inner = (step_t[:-1, None] + h[:, None] * frac[None, :]).ravel()
-    # The last of each group is the step end itself: use the exact step time, not t0 + h·1.
-    inner = inner.reshape(-1, r)
-    inner[:, -1] = step_t[1:]
-    return np.concatenate([step_t[:1], inner.ravel()])
+def _from_tableau(tab: Tableau) -> type:
+    """A scipy ``RungeKutta`` solver class for an explicit pair of the registry."""
+    return type(tab.name, (si._ivp.rk.RungeKutta,), dict(
+        C=tab.C, A=tab.A, B=tab.B, E=tab.E, P=tab.P, order=tab.order,
+        error_estimator_order=tab.error_order, n_stages=tab.n_stages))
+
+
+def solver_class(method: str) -> type:
+    """The ``scipy.integrate.OdeSolver`` class that runs ``method`` on the scipy backend: scipy's own
+    where it has the method, else one built from the registry's tableau."""
+    m = METHODS[method]
+    if m.scipy_name is not None:
+        return getattr(si, m.scipy_name)
+    if m.kind != "explicit":
+        raise ValueError(f"method {method!r} does not run on the scipy backend")
+    return _from_tableau(m.tableau)
+
+
+def _evals_per_attempt(cls: type) -> int | None:
+    """RHS evaluations per step attempt of an explicit RK class (FSAL: stages 2..s plus f_new), to
+    count rejected steps from the nfev each ``step()`` consumed; None for the implicit methods."""
+    return int(cls.n_stages) if issubclass(cls, si._ivp.rk.RungeKutta) else None
 
 
 def solve_scipy(net: NetworkSpec, params: Params, inp: InputSpec, solver: SolverSpec) -> Trajectory:
@@ -63,15 +71,16 @@ def solve_scipy(net: NetworkSpec, params: Params, inp: InputSpec, solver: Solver
     def jac(t, y):
         return field.jacobian(np.array([t]), y[None, :])[0]
 
-    cls = SCIPY_METHODS[solver.method]
+    cls = solver_class(solver.method)
+    per_attempt = _evals_per_attempt(cls)
     kwargs = dict(rtol=solver.rtol, atol=solver.atol)
-    if solver.method in ("BDF", "Radau", "LSODA"):
+    if METHODS[solver.method].jacobian:
         kwargs["jac"] = jac
     t_end = inp.t_end
     start = time.perf_counter()
     status, message = "ok", ""
     steps_t, steps_y, dense = [0.0], [np.zeros(n)], []
-    n_rej = 0 if solver.method in _EVALS_PER_ATTEMPT else -1
+    n_rej = 0 if per_attempt else -1
     need_dense = solver.output != "steps"
     ode = None
     try:
@@ -90,7 +99,7 @@ def solve_scipy(net: NetworkSpec, params: Params, inp: InputSpec, solver: Solver
                 message = str(msg)
                 break
             if n_rej >= 0:
-                n_rej += (nfev - before) // _EVALS_PER_ATTEMPT[solver.method] - 1
+                n_rej += (nfev - before) // per_attempt - 1
             if not np.all(np.isfinite(ode.y)):
                 status, message = "non_finite", f"non-finite state at t={ode.t:.6g}"
                 break
@@ -104,7 +113,7 @@ def solve_scipy(net: NetworkSpec, params: Params, inp: InputSpec, solver: Solver
     if not need_dense or len(dense) == 0:
         t_out, x_out = step_t, np.asarray(steps_y)
     else:
-        t_out = _output_times(step_t, solver, t_end)
+        t_out = output_times(step_t, solver.output, solver.refine, solver.grid_points, t_end)
         t_out = t_out[t_out <= step_t[-1]]
         sol = si.OdeSolution(step_t, dense)
         x_out = sol(t_out).T

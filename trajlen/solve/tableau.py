@@ -1,4 +1,5 @@
-"""Pipeline stage 3 (solver, torch backend) — Butcher tableaus and dense-output matrices.
+"""Pipeline stage 3 (solver: the method axis) — a Runge–Kutta method as its Butcher tableau and
+dense-output matrices; the methods themselves are one file each in :mod:`trajlen.solve.methods`.
 
 A Runge–Kutta method is only its coefficients (as in ``scipy.integrate._ivp.rk``): nodes ``C``, stage
 matrix ``A``, weights ``B``, error weights ``E`` (over the stages plus the FSAL stage ``f(t+h, y_new)``)
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Tableau", "RK23", "RK45", "EULER", "RK4", "TABLEAUS", "FIXED_TABLEAUS", "combine"]
+__all__ = ["Tableau", "combine", "array"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,7 +47,10 @@ class Tableau:
     P : (s + 1, q) float64 or None
         scipy's dense-output matrix.
     P_matlab : (s + 1, q) float64 or None
-        MATLAB's ``BI`` (ntrp23/ntrp45).
+        MATLAB's ``BI`` (ntrp23/ntrp45); for a pair MATLAB lacks, the pair's own interpolant.
+    matlab_shrink_floor : float
+        Under MATLAB's controller, the floor of the first shrink factor after a failed step
+        (``ode45``: 0.1, ``ode23``: 0.5).
     """
 
     name: str
@@ -58,6 +62,7 @@ class Tableau:
     error_order: int | None = None
     P: np.ndarray | None = None
     P_matlab: np.ndarray | None = None
+    matlab_shrink_floor: float = 0.1
 
     @property
     def n_stages(self) -> int:
@@ -89,76 +94,6 @@ def combine(K, w):
     return out
 
 
-def _a(rows) -> np.ndarray:
+def array(rows) -> np.ndarray:
+    """A float64 coefficient array (for the method files)."""
     return np.array(rows, dtype=np.float64)
-
-
-#: Bogacki–Shampine 3(2) (scipy ``RK23``, MATLAB ``ode23``).
-RK23 = Tableau(
-    name="RK23",
-    C=_a([0, 1 / 2, 3 / 4]),
-    A=_a([[0, 0, 0],
-          [1 / 2, 0, 0],
-          [0, 3 / 4, 0]]),
-    B=_a([2 / 9, 1 / 3, 4 / 9]),
-    order=3,
-    E=_a([5 / 72, -1 / 12, -1 / 9, 1 / 8]),
-    error_order=2,
-    P=_a([[1, -4 / 3, 5 / 9],
-          [0, 1, -2 / 3],
-          [0, 4 / 3, -8 / 9],
-          [0, -1, 1]]),
-    P_matlab=_a([[1, -4 / 3, 5 / 9],
-                 [0, 1, -2 / 3],
-                 [0, 4 / 3, -8 / 9],
-                 [0, -1, 1]]),
-)
-
-#: Dormand–Prince 5(4) (scipy ``RK45``, MATLAB ``ode45``).
-RK45 = Tableau(
-    name="RK45",
-    C=_a([0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1]),
-    A=_a([[0, 0, 0, 0, 0],
-          [1 / 5, 0, 0, 0, 0],
-          [3 / 40, 9 / 40, 0, 0, 0],
-          [44 / 45, -56 / 15, 32 / 9, 0, 0],
-          [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729, 0],
-          [9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656]]),
-    B=_a([35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84]),
-    order=5,
-    E=_a([-71 / 57600, 0, 71 / 16695, -71 / 1920, 17253 / 339200, -22 / 525, 1 / 40]),
-    error_order=4,
-    P=_a([[1, -8048581381 / 2820520608, 8663915743 / 2820520608, -12715105075 / 11282082432],
-          [0, 0, 0, 0],
-          [0, 131558114200 / 32700410799, -68118460800 / 10900136933, 87487479700 / 32700410799],
-          [0, -1754552775 / 470086768, 14199869525 / 1410260304, -10690763975 / 1880347072],
-          [0, 127303824393 / 49829197408, -318862633887 / 49829197408,
-           701980252875 / 199316789632],
-          [0, -282668133 / 205662961, 2019193451 / 616988883, -1453857185 / 822651844],
-          [0, 40617522 / 29380423, -110615467 / 29380423, 69997945 / 29380423]]),
-    P_matlab=_a([[1, -183 / 64, 37 / 12, -145 / 128],
-                 [0, 0, 0, 0],
-                 [0, 1500 / 371, -1000 / 159, 1000 / 371],
-                 [0, -125 / 32, 125 / 12, -375 / 64],
-                 [0, 9477 / 3392, -729 / 106, 25515 / 6784],
-                 [0, -11 / 7, 11 / 3, -55 / 28],
-                 [0, 3 / 2, -4, 5 / 2]]),
-)
-
-#: Explicit Euler.
-EULER = Tableau(name="euler", C=_a([0]), A=_a([[0]]), B=_a([1]), order=1)
-
-#: The classical fourth-order Runge–Kutta method.
-RK4 = Tableau(
-    name="rk4",
-    C=_a([0, 1 / 2, 1 / 2, 1]),
-    A=_a([[0, 0, 0, 0],
-          [1 / 2, 0, 0, 0],
-          [0, 1 / 2, 0, 0],
-          [0, 0, 1, 0]]),
-    B=_a([1 / 6, 1 / 3, 1 / 3, 1 / 6]),
-    order=4,
-)
-
-TABLEAUS: dict[str, Tableau] = {"RK23": RK23, "RK45": RK45}
-FIXED_TABLEAUS: dict[str, Tableau] = {"euler": EULER, "rk4": RK4}

@@ -1,4 +1,4 @@
-"""Pipeline stage 3 (solver, torch backend) — fixed-step methods: explicit Euler, RK4, fused LTC step.
+"""The torch executor's fixed-step methods: explicit Euler, RK4, fused LTC step.
 
 All rows of a batch step in lockstep on ``t_i = i·dt`` (the last step is clipped to end exactly at
 ``t_end``); every step is an accepted step and an output point. The fused step is the paper's Eq. 3,
@@ -7,7 +7,7 @@ All rows of a batch step in lockstep on ``t_i = i·dt`` (the last step is clippe
 
 with ``dx/dt = drive − leak ⊙ x`` taken from the vector field's own ``leak_drive`` (the one place each
 model's equations are written), so it is a semi-implicit Euler step: first order, and unconditionally
-stable for the leak. Euler and RK4 reuse :func:`trajlen.solve.batched.rk_step` with their tableaus.
+stable for the leak. Euler and RK4 reuse :func:`trajlen.solve.batch.common.rk_step` with their tableaus.
 
 A row whose state becomes non-finite is marked ``non_finite``, keeps its last finite state and
 records nothing more; the other rows go on unchanged (rows are independent in every operation).
@@ -23,15 +23,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from .batched import DEFAULT_CAPACITY, Recorder, RowResult, RunStats, rk_step
-from .tableau import EULER, RK4, Tableau
+from ..registry import METHODS
+from ..result import BUDGET, NON_FINITE, RowResult
+from ..tableau import Tableau
+from .common import DEFAULT_CAPACITY, Recorder, RunStats, rk_step
 
 __all__ = ["integrate_fixed", "fused_step", "step_times", "FIXED_METHODS"]
 
 #: method name → tableau (``"fused"`` has none: it is its own one-stage formula).
-FIXED_METHODS: dict[str, Tableau | None] = {"euler": EULER, "rk4": RK4, "fused": None}
-
-_NON_FINITE, _BUDGET = 2, 3
+FIXED_METHODS: dict[str, Tableau | None] = {n: m.tableau for n, m in METHODS.items() if m.kind == "fixed"}
 
 
 def step_times(t_end: float, dt: float) -> np.ndarray:
@@ -73,7 +73,7 @@ def integrate_fixed(field: Any, y0: torch.Tensor, t_end: float, dt: float, metho
     ----------
     field : object
         ``field(t, y)``, ``field.leak_drive(t, y)`` (fused) and ``field.take(rows)``; ``t`` (b,) and
-        ``y`` (b, N) as in :func:`trajlen.solve.batched.integrate_adaptive`.
+        ``y`` (b, N) as in :func:`trajlen.solve.batch.adaptive.integrate_adaptive`.
     y0 : (B, N) tensor
     t_end, dt : float
         Interval end and step (time units of the ODE).
@@ -116,9 +116,9 @@ def integrate_fixed(field: Any, y0: torch.Tensor, t_end: float, dt: float, metho
         for i in local:
             r = rows[i]
             step_t, step_y, _ = rec.pop(r)
-            nfev = int(na[i]) * evals + (evals if int(st[i]) == _NON_FINITE else 0)
-            results[r] = RowResult.from_code(step_t, step_y, None, st[i], ft[i], max_steps, na[i], 0,
-                                             nfev)
+            nfev = int(na[i]) * evals + (evals if int(st[i]) == NON_FINITE else 0)
+            results[r] = RowResult.from_code(step_t, step_y, None, st[i], ft[i], max_steps=max_steps,
+                                             n_accepted=na[i], n_rejected=0, nfev=nfev)
         if on_finish is not None and len(local):
             on_finish(len(local))
 
@@ -135,7 +135,7 @@ def integrate_fixed(field: Any, y0: torch.Tensor, t_end: float, dt: float, metho
         finite = torch.isfinite(y_new).all(dim=-1)
         bad = running & ~finite
         good = running & finite
-        status = torch.where(bad, _NON_FINITE, status)
+        status = torch.where(bad, NON_FINITE, status)
         fail_t = torch.where(bad, t, fail_t)
         rec.write(torch.full_like(t, float(times[i + 1])), y_new)
         rec.advance(good)
@@ -163,7 +163,7 @@ def integrate_fixed(field: Any, y0: torch.Tensor, t_end: float, dt: float, metho
     if rows:
         if n_total > max_steps:
             # The grid needs more steps than the budget allows: rows still running fail here.
-            status = torch.where(running, _BUDGET, status)
+            status = torch.where(running, BUDGET, status)
             fail_t = torch.where(running, float(times[n_steps]), fail_t)
         rec.flush(rows)
         finish(np.arange(len(rows)))
