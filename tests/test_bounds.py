@@ -6,6 +6,7 @@ Hand-computed values use k = 100, σ_w² = 2, σ_b² = 1 (σ_w = √2, σ_b = 1)
 """
 
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -170,6 +171,14 @@ def test_cli_end_to_end(tiny_store, tmp_path, capsys):
     (["{store}", "--bound", "__import__('os').system('true')"], "not allowed"),
     (["{store}", "--variant", "both"], "invalid choice"),
     (["{store}", "--zero-recurrent", "--bound", "thm4_node"], "no rows with zero recurrent"),
+    (["{store}", "--bound", "os:abort"], "use --bound-function"),  # used to kill the process
+    (["{store}", "--bound", "trajlen.bounds:beta"], "never runs code"),
+    (["{store}", "--bound", "k + sqrt(k, k)"], "sqrt takes 1 argument, got 2"),
+    (["{store}", "--bound", "min(k)"], "min takes at least 2 arguments, got 1"),
+    (["{store}", "--bound", "k", "--bound-function", "trajlen.bounds:beta"], "cannot be used together"),
+    (["{store}", "--bound-function", "no_such_module_xyz:f"], "cannot import module"),
+    (["{store}", "--bound-function", "trajlen.bounds:fit_growth"], "not columns"),
+    (["{store}", "--bound-function", "garbage"], "pkg.mod:function"),
 ])
 def test_cli_bad_input_one_line_exit_2(tiny_store, tmp_path, capsys, argv, needle):
     argv = [a.replace("{store}", str(tiny_store)) for a in argv]
@@ -189,3 +198,20 @@ def test_cli_unreadable_file(tmp_path, capsys):
     bad.write_text("garbage")
     assert B.main([str(bad)]) == 2
     assert "unreadable" in capsys.readouterr().err
+
+
+def test_cli_bound_function_runs_a_module_function_never_one_from_the_cwd(tiny_store, tmp_path,
+                                                                          capsys, monkeypatch):
+    assert B.main([str(tiny_store), "--bound-function", "trajlen.bounds:raghu_hardtanh"]) == 0
+    assert "used: trajlen.bounds:raghu_hardtanh" in capsys.readouterr().out
+    marker = tmp_path / "ran"
+    (tmp_path / "evilconj.py").write_text(f"open({str(marker)!r}, 'w').close()\ndef f(k):\n"
+                                          "    return k\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", str(tmp_path), *sys.path])  # as `python -m` would
+    for argv in (["--bound", "evilconj:f"], ["--bound-function", "evilconj:f"]):
+        assert B.main([str(tiny_store), *argv]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and not marker.exists(), err
+    assert B.main([str(tiny_store), "--bound-function", "./evilconj.py:f"]) == 0  # explicit file
+    assert marker.exists()

@@ -12,6 +12,7 @@ import pandas as pd
 from ..spec import SpecError
 from .columns import theorem_columns
 from .formula import resolve_bound
+from .plugin import resolve_bound_function
 from .theorems import AUTO_BOUNDS, BOUNDS
 
 __all__ = ["CONFIG_COLUMNS", "AXES", "recurrent_weights_zero", "bound_values", "fit_growth",
@@ -40,13 +41,29 @@ def _varying(df: pd.DataFrame, cols: Sequence[str] = CONFIG_COLUMNS) -> list[str
     return keep if "model" in keep else ["model"] + keep
 
 
-def bound_values(df: pd.DataFrame, bound: str, variant: str = "paper",
-                 sigma: str = "theorem") -> tuple[np.ndarray, list[str]]:
-    """The bound per row and the bound name used per row (``bound="auto"``: per model, see
-    :data:`AUTO_BOUNDS`; relu static networks get :func:`raghu_relu`)."""
+def bound_values(df: pd.DataFrame, bound: str = "auto", variant: str = "paper",
+                 sigma: str = "theorem", bound_function: str | None = None
+                 ) -> tuple[np.ndarray, list[str]]:
+    """The bound per row and the bound name used per row.
+
+    Parameters
+    ----------
+    df : results table.
+    bound : ``"auto"`` (per model, see :data:`AUTO_BOUNDS`; relu static networks get
+        :func:`raghu_relu`), a registered name or a formula (:func:`resolve_bound`; never runs code).
+    variant, sigma : see :func:`check_bound`.
+    bound_function : ``"pkg.mod:fn"`` or ``"path/file.py:fn"`` — **runs code**, see
+        :func:`~trajlen.bounds.plugin.resolve_bound_function`; only with ``bound="auto"`` (unset).
+    """
     if variant not in ("paper", "code"):
         raise SpecError(f"variant must be one of paper, code, got {variant!r}")
     cols = theorem_columns(df, sigma)
+    if bound_function is not None:
+        if bound != "auto":
+            raise SpecError(f"give a bound or a bound function, not both (bound={bound!r}, "
+                            f"bound_function={bound_function!r})")
+        b = resolve_bound_function(bound_function, cols)
+        return b(cols), [b.name] * len(df)
     if bound != "auto":
         b = resolve_bound(bound, cols)
         return b(cols), [b.name] * len(df)
@@ -125,17 +142,21 @@ class BoundReport:
 
 
 def check_bound(df: pd.DataFrame, bound: str = "auto", variant: str = "paper",
-                sigma: str = "theorem", zero_recurrent: bool = False) -> BoundReport:
+                sigma: str = "theorem", zero_recurrent: bool = False,
+                bound_function: str | None = None) -> BoundReport:
     """Bound, ratio measured/bound per sample; per-configuration summary; growth fits (SPEC §4).
 
     Parameters
     ----------
     df : results table (:func:`trajlen.results.read_results`).
-    bound : ``"auto"``, a registry name (:data:`BOUNDS`), ``module:function`` or a formula.
+    bound : ``"auto"``, a registry name (:data:`BOUNDS`) or a formula over column names
+        (:func:`compile_formula`). A bound string never imports or runs code.
     variant : ``"paper"`` or ``"code"`` — which family ``"auto"`` picks.
     sigma : ``"theorem"`` or ``"label"`` — see :func:`theorem_columns`.
     zero_recurrent : keep only rows whose recurrent weights were zero (the authors' code requires it
         for its variant).
+    bound_function : ``"pkg.mod:fn"`` or ``"path/to/file.py:fn"`` instead of ``bound`` — **imports and
+        runs that code** (:func:`~trajlen.bounds.plugin.resolve_bound_function`).
     """
     if df.empty or "length" not in df.columns or "model" not in df.columns:
         raise SpecError("results table is empty or lacks the length/model columns")
@@ -154,7 +175,7 @@ def check_bound(df: pd.DataFrame, bound: str = "auto", variant: str = "paper",
     if df.empty:
         raise SpecError("no successful rows to check")
     df = df.reset_index(drop=True)
-    b, used = bound_values(df, bound, variant, sigma)
+    b, used = bound_values(df, bound, variant, sigma, bound_function)
     out = df.copy()
     out["bound"] = b
     out["bound_name"] = used
@@ -166,7 +187,8 @@ def check_bound(df: pd.DataFrame, bound: str = "auto", variant: str = "paper",
     out["k"], out["d"] = cols["k"], cols["d"]
 
     names = sorted(set(used))
-    header.insert(0, f"bound: {bound}" + (f" (variant {variant})" if bound == "auto" else "")
+    label = bound_function if bound_function is not None else bound
+    header.insert(0, f"bound: {label}" + (f" (variant {variant})" if label == "auto" else "")
                   + "; used: " + ", ".join(f"{n} [{BOUNDS[n].equation}]" if n in BOUNDS else n
                                            for n in names))
     header.append(f"recurrent weights: zero in {int(zero.sum())}/{len(zero)} rows"
