@@ -200,6 +200,69 @@ def test_cli_unreadable_file(tmp_path, capsys):
     assert "unreadable" in capsys.readouterr().err
 
 
+# ------------------------------------------------------------------------------ undefined bounds
+def _one_config(*Ls):
+    """One configuration, five samples whose measured L (a bound input, not a config column) differ."""
+    return pd.concat([_rows(L=x, sample=i, length=10.0) for i, x in enumerate(Ls)], ignore_index=True)
+
+
+@pytest.mark.parametrize("formula, why", [
+    ("L - 0.5", {"negative": 2, "zero": 1}),   # L = 0.1, 0.3 negative, 0.5 zero; 0.7, 0.9 defined
+    ("L / (L - 0.5)", {"negative": 2, "inf": 1}),
+    ("sqrt(0.5 - L) + L - L", {"nan": 2, "zero": 1}),  # 0.7, 0.9: sqrt of a negative
+    ("exp(L * 1e5) / 1e300", {"inf": 5}),     # +inf is not a violation either
+    ("0 * L", {"zero": 5}),
+    ("-exp(L * 1e5)", {"negative": 5}),       # -inf
+    ("L * 100", {}),                          # 10, 30, ..., 90 against length 10
+])
+def test_undefined_bound_rows_get_no_verdict(formula, why):
+    """A NaN, ±inf, zero or negative bound is 'undefined': counted apart, never a violation (a
+    negative or infinite bound used to count as violated) nor a 'held' (NaN used to), and left out of
+    the ratio statistics and the header says so."""
+    df = _one_config(0.1, 0.3, 0.5, 0.7, 0.9)
+    rep = B.check_bound(df, formula)
+    assert len(rep.per_config) == 1
+    got = rep.rows["bound_undefined"].to_numpy()
+    assert {r: int((got == r).sum()) for r in why} == why
+    n_undef = sum(why.values())
+    assert rep.per_config["undefined"].sum() == n_undef
+    defined = rep.rows[rep.rows["bound_undefined"] == ""]
+    assert rep.rows["ratio"][rep.rows["bound_undefined"] != ""].isna().all()
+    assert rep.per_config["violations"].sum() == int((defined["ratio"] < 1).sum())
+    if len(defined):
+        assert rep.per_config["ratio_mean"].iloc[0] == pytest.approx(defined["ratio"].mean())
+        assert rep.per_config["ratio_min"].min() == pytest.approx(defined["ratio"].min())
+        assert rep.per_config["bound_mean"].iloc[0] == pytest.approx(defined["bound"].mean())
+    else:
+        assert rep.per_config[["ratio_min", "ratio_mean", "bound_mean"]].isna().all(axis=None)
+    note = [h for h in rep.header if "undefined" in h]
+    if n_undef:
+        assert len(note) == 1 and f"undefined for {n_undef} of 5 rows" in note[0], rep.header
+    else:
+        assert not note and rep.per_config["violations"].iloc[0] == 4
+    assert "undefined" in B.format_report(rep)
+
+
+def test_undefined_rule_per_value():
+    why = B.undefined_reason(np.array([1.0, 0.0, -0.0, -2.0, np.inf, -np.inf, np.nan, 1e-320]))
+    assert list(why) == ["", "zero", "zero", "negative", "inf", "negative", "nan", ""]
+
+
+def test_registered_bound_nan_is_undefined_not_held():
+    """Eq. 8 with σ_w < σ_b has a negative base: NaN, formerly a silent 'held'."""
+    rep = B.check_bound(_rows(model="ctrnn", sigma_w2=1.0, sigma_b2=4.0, length=0.001), "auto")
+    assert rep.per_config["undefined"].iloc[0] == 1 and rep.per_config["violations"].iloc[0] == 0
+    assert any("σ_w < σ_b" in h for h in rep.header)
+
+
+def test_growth_fits_use_only_rows_with_a_defined_bound():
+    df = pd.concat([_rows(width=k, sample=s, length=float(k)) for k in (10, 20, 40, 80)
+                    for s in range(2)], ignore_index=True)
+    rep = B.check_bound(df, "k - 15")  # k = 10 undefined
+    fk = rep.fits[rep.fits.axis == "k"].iloc[0]
+    assert fk["n"] == 6 and fk["x_values"] == "20 40 80"
+
+
 def test_cli_bound_function_runs_a_module_function_never_one_from_the_cwd(tiny_store, tmp_path,
                                                                           capsys, monkeypatch):
     assert B.main([str(tiny_store), "--bound-function", "trajlen.bounds:raghu_hardtanh"]) == 0

@@ -27,7 +27,8 @@ which ``sqrt(k*sigma)`` treats as a variance). The ``code_*`` bounds below take 
 for exactly that reason.
 
 All bounds are lower bounds "up to O(·)": a hidden constant. Reports give ratios measured/bound and
-compare growth exponents, never only "≥ with constant 1".
+compare growth exponents, never only "≥ with constant 1". A row whose bound is NaN, ±inf, zero or
+negative gets no verdict: it is counted as *undefined* (:func:`check_bound`).
 
 Conjectures are data
 --------------------
@@ -47,6 +48,7 @@ from .check import (
     fit_growth,
     format_report,
     recurrent_weights_zero,
+    undefined_reason,
 )
 from .cli import main
 from .columns import DERIVED_COLUMNS, evaluate_bound, theorem_columns
@@ -80,7 +82,7 @@ __all__ = [
     "beta", "thm4_node", "thm4_ctrnn", "thm5_ltc", "code_node", "code_ctrnn", "code_ltc",
     "raghu_hardtanh", "raghu_relu", "BOUNDS", "AUTO_BOUNDS", "Bound", "CODE_L_INPUT", "resolve_bound",
     "resolve_bound_function", "compile_formula", "Formula", "FormulaError", "FORMULA_FUNCTIONS",
-    "FORMULA_ARITY", "theorem_columns",
+    "FORMULA_ARITY", "theorem_columns", "undefined_reason",
     "evaluate_bound", "DERIVED_COLUMNS", "check_bound", "bound_values", "fit_growth", "BoundReport",
     "format_report", "plot_report", "recurrent_weights_zero", "AXES", "CONFIG_COLUMNS", "main",
 ]
