@@ -155,6 +155,8 @@ def test_cli_end_to_end(tiny_store, tmp_path, capsys):
     assert len(per) == 12 and {"ratio_min", "violations", "bound_mean"} <= set(per.columns)
     fits = pd.read_csv(tmp_path / "t" / "fits.csv")
     assert set(fits["axis"]) == {"k", "depth"}
+    assert f"tables: {tmp_path / 't' / 'per_config.csv'}, {tmp_path / 't' / 'fits.csv'}" in out
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["fits.csv", "per_config.csv"]
     # the same from the consolidated csv
     assert B.main([str(tiny_store / "results.csv"), "--variant", "code"]) == 0
     out = capsys.readouterr().out
@@ -179,9 +181,17 @@ def test_cli_end_to_end(tiny_store, tmp_path, capsys):
     (["{store}", "--bound-function", "no_such_module_xyz:f"], "cannot import module"),
     (["{store}", "--bound-function", "trajlen.bounds:fit_growth"], "not columns"),
     (["{store}", "--bound-function", "garbage"], "pkg.mod:function"),
+    (["{store}", "--csv", "/proc/trajlen-no-such/t"], "--csv '/proc/trajlen-no-such/t': cannot write"),
+    (["{store}", "--plot", "{tmp}/a-file/sub"], "--plot"),
+    (["{store}", "--plot", "{tmp}/a-file"], "is not a directory"),
+    (["{store}", "--csv", ""], "--csv: the directory name is empty"),
+    (["{store}", "--csv", "{tmp}/new/t", "--bound", "sqrt(k"], "malformed"),
+    (["{store}", "--plot", "{tmp}/new/p", "--bound-function", "x:f"], "cannot import"),
 ])
 def test_cli_bad_input_one_line_exit_2(tiny_store, tmp_path, capsys, argv, needle):
-    argv = [a.replace("{store}", str(tiny_store)) for a in argv]
+    """One line on stderr, nothing on stdout, exit 2 — and no file or directory left behind."""
+    (tmp_path / "a-file").write_text("x")
+    argv = [a.replace("{store}", str(tiny_store)).replace("{tmp}", str(tmp_path)) for a in argv]
     if "--zero-recurrent" in argv:  # keep only rows with recurrent weights
         df = read_results(tiny_store)
         df[df.model != "mlp"].to_parquet(tmp_path / "rec.parquet")
@@ -189,8 +199,12 @@ def test_cli_bad_input_one_line_exit_2(tiny_store, tmp_path, capsys, argv, needl
     with pytest.raises(SystemExit) as e:
         raise SystemExit(B.main(argv))
     assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    cap = capsys.readouterr()
+    err = cap.err.strip()
+    assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert cap.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] + (
+        ["rec.parquet"] if "--zero-recurrent" in argv else [])
 
 
 def test_cli_unreadable_file(tmp_path, capsys):
@@ -263,6 +277,20 @@ def test_growth_fits_use_only_rows_with_a_defined_bound():
     assert fk["n"] == 6 and fk["x_values"] == "20 40 80"
 
 
+def test_cli_says_only_which_files_it_wrote(tiny_store, tmp_path, capsys):
+    """One configuration: no sweep axis, so no fits.csv and no figure — and the CLI does not claim
+    them (it used to print that fits.csv was written)."""
+    df = read_results(tiny_store)
+    one = tmp_path / "one.parquet"
+    df[(df.model == "node") & (df.width == 8) & (df.depth == 1)].to_parquet(one)
+    assert B.main([str(one), "--csv", str(tmp_path / "t"), "--plot", str(tmp_path / "p")]) == 0
+    out = capsys.readouterr().out
+    assert f"tables: {tmp_path / 't' / 'per_config.csv'}\n" in out and "fits.csv" not in out
+    assert "figures: none (no sweep axis varies)" in out
+    assert [p.name for p in (tmp_path / "t").iterdir()] == ["per_config.csv"]
+    assert list((tmp_path / "p").iterdir()) == []
+
+
 def test_cli_bound_function_runs_a_module_function_never_one_from_the_cwd(tiny_store, tmp_path,
                                                                           capsys, monkeypatch):
     assert B.main([str(tiny_store), "--bound-function", "trajlen.bounds:raghu_hardtanh"]) == 0
@@ -278,3 +306,16 @@ def test_cli_bound_function_runs_a_module_function_never_one_from_the_cwd(tiny_s
         assert len(err.strip().splitlines()) == 1 and not marker.exists(), err
     assert B.main([str(tiny_store), "--bound-function", "./evilconj.py:f"]) == 0  # explicit file
     assert marker.exists()
+
+
+@pytest.mark.parametrize("table, needle", [
+    (dict(model=["node"], length=[1.0]), "lacks the column(s) width, depth, sigma_w2, sigma_b2"),
+    (dict(model=["node"], length=["long"], width=[4], depth=[1], sigma_w2=[2.0], sigma_b2=[1.0]),
+     "'length' must be numeric"),
+])
+def test_cli_hand_made_table_without_the_columns(tmp_path, capsys, table, needle):
+    path = tmp_path / "t.csv"
+    pd.DataFrame(table).to_csv(path, index=False)
+    assert B.main([str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1, err
