@@ -6,6 +6,7 @@ Hand-computed values use k = 100, σ_w² = 2, σ_b² = 1 (σ_w = √2, σ_b = 1)
 """
 
 import math
+import sys
 
 import numpy as np
 import pandas as pd
@@ -154,6 +155,8 @@ def test_cli_end_to_end(tiny_store, tmp_path, capsys):
     assert len(per) == 12 and {"ratio_min", "violations", "bound_mean"} <= set(per.columns)
     fits = pd.read_csv(tmp_path / "t" / "fits.csv")
     assert set(fits["axis"]) == {"k", "depth"}
+    assert f"tables: {tmp_path / 't' / 'per_config.csv'}, {tmp_path / 't' / 'fits.csv'}" in out
+    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["fits.csv", "per_config.csv"]
     # the same from the consolidated csv
     assert B.main([str(tiny_store / "results.csv"), "--variant", "code"]) == 0
     out = capsys.readouterr().out
@@ -170,9 +173,25 @@ def test_cli_end_to_end(tiny_store, tmp_path, capsys):
     (["{store}", "--bound", "__import__('os').system('true')"], "not allowed"),
     (["{store}", "--variant", "both"], "invalid choice"),
     (["{store}", "--zero-recurrent", "--bound", "thm4_node"], "no rows with zero recurrent"),
+    (["{store}", "--bound", "os:abort"], "use --bound-function"),  # used to kill the process
+    (["{store}", "--bound", "trajlen.bounds:beta"], "never runs code"),
+    (["{store}", "--bound", "k + sqrt(k, k)"], "sqrt takes 1 argument, got 2"),
+    (["{store}", "--bound", "min(k)"], "min takes at least 2 arguments, got 1"),
+    (["{store}", "--bound", "k", "--bound-function", "trajlen.bounds:beta"], "cannot be used together"),
+    (["{store}", "--bound-function", "no_such_module_xyz:f"], "cannot import module"),
+    (["{store}", "--bound-function", "trajlen.bounds:fit_growth"], "not columns"),
+    (["{store}", "--bound-function", "garbage"], "pkg.mod:function"),
+    (["{store}", "--csv", "/proc/trajlen-no-such/t"], "--csv '/proc/trajlen-no-such/t': cannot write"),
+    (["{store}", "--plot", "{tmp}/a-file/sub"], "--plot"),
+    (["{store}", "--plot", "{tmp}/a-file"], "is not a directory"),
+    (["{store}", "--csv", ""], "--csv: the directory name is empty"),
+    (["{store}", "--csv", "{tmp}/new/t", "--bound", "sqrt(k"], "malformed"),
+    (["{store}", "--plot", "{tmp}/new/p", "--bound-function", "x:f"], "cannot import"),
 ])
 def test_cli_bad_input_one_line_exit_2(tiny_store, tmp_path, capsys, argv, needle):
-    argv = [a.replace("{store}", str(tiny_store)) for a in argv]
+    """One line on stderr, nothing on stdout, exit 2 — and no file or directory left behind."""
+    (tmp_path / "a-file").write_text("x")
+    argv = [a.replace("{store}", str(tiny_store)).replace("{tmp}", str(tmp_path)) for a in argv]
     if "--zero-recurrent" in argv:  # keep only rows with recurrent weights
         df = read_results(tiny_store)
         df[df.model != "mlp"].to_parquet(tmp_path / "rec.parquet")
@@ -180,8 +199,12 @@ def test_cli_bad_input_one_line_exit_2(tiny_store, tmp_path, capsys, argv, needl
     with pytest.raises(SystemExit) as e:
         raise SystemExit(B.main(argv))
     assert e.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    cap = capsys.readouterr()
+    err = cap.err.strip()
+    assert needle in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert cap.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] + (
+        ["rec.parquet"] if "--zero-recurrent" in argv else [])
 
 
 def test_cli_unreadable_file(tmp_path, capsys):
@@ -189,3 +212,110 @@ def test_cli_unreadable_file(tmp_path, capsys):
     bad.write_text("garbage")
     assert B.main([str(bad)]) == 2
     assert "unreadable" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ undefined bounds
+def _one_config(*Ls):
+    """One configuration, five samples whose measured L (a bound input, not a config column) differ."""
+    return pd.concat([_rows(L=x, sample=i, length=10.0) for i, x in enumerate(Ls)], ignore_index=True)
+
+
+@pytest.mark.parametrize("formula, why", [
+    ("L - 0.5", {"negative": 2, "zero": 1}),   # L = 0.1, 0.3 negative, 0.5 zero; 0.7, 0.9 defined
+    ("L / (L - 0.5)", {"negative": 2, "inf": 1}),
+    ("sqrt(0.5 - L) + L - L", {"nan": 2, "zero": 1}),  # 0.7, 0.9: sqrt of a negative
+    ("exp(L * 1e5) / 1e300", {"inf": 5}),     # +inf is not a violation either
+    ("0 * L", {"zero": 5}),
+    ("-exp(L * 1e5)", {"negative": 5}),       # -inf
+    ("L * 100", {}),                          # 10, 30, ..., 90 against length 10
+])
+def test_undefined_bound_rows_get_no_verdict(formula, why):
+    """A NaN, ±inf, zero or negative bound is 'undefined': counted apart, never a violation (a
+    negative or infinite bound used to count as violated) nor a 'held' (NaN used to), and left out of
+    the ratio statistics and the header says so."""
+    df = _one_config(0.1, 0.3, 0.5, 0.7, 0.9)
+    rep = B.check_bound(df, formula)
+    assert len(rep.per_config) == 1
+    got = rep.rows["bound_undefined"].to_numpy()
+    assert {r: int((got == r).sum()) for r in why} == why
+    n_undef = sum(why.values())
+    assert rep.per_config["undefined"].sum() == n_undef
+    defined = rep.rows[rep.rows["bound_undefined"] == ""]
+    assert rep.rows["ratio"][rep.rows["bound_undefined"] != ""].isna().all()
+    assert rep.per_config["violations"].sum() == int((defined["ratio"] < 1).sum())
+    if len(defined):
+        assert rep.per_config["ratio_mean"].iloc[0] == pytest.approx(defined["ratio"].mean())
+        assert rep.per_config["ratio_min"].min() == pytest.approx(defined["ratio"].min())
+        assert rep.per_config["bound_mean"].iloc[0] == pytest.approx(defined["bound"].mean())
+    else:
+        assert rep.per_config[["ratio_min", "ratio_mean", "bound_mean"]].isna().all(axis=None)
+    note = [h for h in rep.header if "undefined" in h]
+    if n_undef:
+        assert len(note) == 1 and f"undefined for {n_undef} of 5 rows" in note[0], rep.header
+    else:
+        assert not note and rep.per_config["violations"].iloc[0] == 4
+    assert "undefined" in B.format_report(rep)
+
+
+def test_undefined_rule_per_value():
+    why = B.undefined_reason(np.array([1.0, 0.0, -0.0, -2.0, np.inf, -np.inf, np.nan, 1e-320]))
+    assert list(why) == ["", "zero", "zero", "negative", "inf", "negative", "nan", ""]
+
+
+def test_registered_bound_nan_is_undefined_not_held():
+    """Eq. 8 with σ_w < σ_b has a negative base: NaN, formerly a silent 'held'."""
+    rep = B.check_bound(_rows(model="ctrnn", sigma_w2=1.0, sigma_b2=4.0, length=0.001), "auto")
+    assert rep.per_config["undefined"].iloc[0] == 1 and rep.per_config["violations"].iloc[0] == 0
+    assert any("σ_w < σ_b" in h for h in rep.header)
+
+
+def test_growth_fits_use_only_rows_with_a_defined_bound():
+    df = pd.concat([_rows(width=k, sample=s, length=float(k)) for k in (10, 20, 40, 80)
+                    for s in range(2)], ignore_index=True)
+    rep = B.check_bound(df, "k - 15")  # k = 10 undefined
+    fk = rep.fits[rep.fits.axis == "k"].iloc[0]
+    assert fk["n"] == 6 and fk["x_values"] == "20 40 80"
+
+
+def test_cli_says_only_which_files_it_wrote(tiny_store, tmp_path, capsys):
+    """One configuration: no sweep axis, so no fits.csv and no figure — and the CLI does not claim
+    them (it used to print that fits.csv was written)."""
+    df = read_results(tiny_store)
+    one = tmp_path / "one.parquet"
+    df[(df.model == "node") & (df.width == 8) & (df.depth == 1)].to_parquet(one)
+    assert B.main([str(one), "--csv", str(tmp_path / "t"), "--plot", str(tmp_path / "p")]) == 0
+    out = capsys.readouterr().out
+    assert f"tables: {tmp_path / 't' / 'per_config.csv'}\n" in out and "fits.csv" not in out
+    assert "figures: none (no sweep axis varies)" in out
+    assert [p.name for p in (tmp_path / "t").iterdir()] == ["per_config.csv"]
+    assert list((tmp_path / "p").iterdir()) == []
+
+
+def test_cli_bound_function_runs_a_module_function_never_one_from_the_cwd(tiny_store, tmp_path,
+                                                                          capsys, monkeypatch):
+    assert B.main([str(tiny_store), "--bound-function", "trajlen.bounds:raghu_hardtanh"]) == 0
+    assert "used: trajlen.bounds:raghu_hardtanh" in capsys.readouterr().out
+    marker = tmp_path / "ran"
+    (tmp_path / "evilconj.py").write_text(f"open({str(marker)!r}, 'w').close()\ndef f(k):\n"
+                                          "    return k\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", str(tmp_path), *sys.path])  # as `python -m` would
+    for argv in (["--bound", "evilconj:f"], ["--bound-function", "evilconj:f"]):
+        assert B.main([str(tiny_store), *argv]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and not marker.exists(), err
+    assert B.main([str(tiny_store), "--bound-function", "./evilconj.py:f"]) == 0  # explicit file
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("table, needle", [
+    (dict(model=["node"], length=[1.0]), "lacks the column(s) width, depth, sigma_w2, sigma_b2"),
+    (dict(model=["node"], length=["long"], width=[4], depth=[1], sigma_w2=[2.0], sigma_b2=[1.0]),
+     "'length' must be numeric"),
+])
+def test_cli_hand_made_table_without_the_columns(tmp_path, capsys, table, needle):
+    path = tmp_path / "t.csv"
+    pd.DataFrame(table).to_csv(path, index=False)
+    assert B.main([str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1, err

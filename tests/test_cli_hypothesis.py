@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from trajlen import spec as S
@@ -172,3 +172,108 @@ def test_build_tasks_gives_valid_specs_or_spec_error(values, samples, seed):
         assert t.net.width >= 2 and math.isfinite(t.net.sigma_w2) and t.net.sigma_w2 > 0
         assert math.isfinite(t.solver.rtol) and t.solver.rtol > 0
         assert len(t.task_id) == 16
+
+
+# ---- python -m trajlen.bounds ------------------------------------------------------------------
+
+BOUNDS_OUT = TMP / "bounds-out"   # every --csv/--plot path of the examples below lies under here
+BOUNDS_SRC = TMP / "bounds-src"   # a user's conjecture file, for --bound-function path/to/file.py:fn
+
+
+@pytest.fixture(scope="module")
+def bounds_store() -> Path:
+    """A tiny store (scipy, width 4 and 6, N-ODE and static network, 2 samples), built once."""
+    from trajlen.sweep import run_sweep
+
+    out = TMP / "bounds-store"
+    tasks = build_tasks({"model": ["node", "mlp"], "activation": ["hardtanh"], "width": [4, 6],
+                         "semantics": ["paper"], "backend": ["scipy"]}, samples=2, seed=0)
+    run_sweep(tasks, out, jobs=1, progress=False)
+    BOUNDS_OUT.mkdir()
+    (BOUNDS_OUT / "a-file").write_text("x")
+    BOUNDS_SRC.mkdir()
+    (BOUNDS_SRC / "conj.py").write_text(
+        "def good(k, depth):\n    return k ** 0.5 * depth\n"
+        "def boom(k):\n    raise ZeroDivisionError('no\\nway')\n"
+        "def word(k):\n    return 'abc'\n")
+    (BOUNDS_SRC / "bad.parquet").write_text("garbage")
+    return out
+
+
+_bound_strings = st.one_of(st.sampled_from(
+    ["auto", "thm4_node", "raghu_hardtanh", "frobnicate", "k", "sqrt(k) * depth", "k - 5",
+     "sqrt(k, k)", "min(k)", "max(k, 1, L)", "os:abort", "os:getcwd", "evilconj:f",
+     "__import__('os')", "k.real", "1/0", "log(0 * k)", "", "k +", "-exp(k * 1e5)", "k ** 1e9",
+     "sqrt(k, out=k)"]), garbage)
+_bound_functions = st.one_of(st.sampled_from(
+    ["trajlen.bounds:raghu_hardtanh", "trajlen.bounds:fit_growth", "trajlen.bounds:BOUNDS",
+     "no_such_module_xyz:f", "os:getcwd", "math:sqrt", "garbage", ":f", "mod:", "/nonexistent/x.py:f",
+     "{src}/conj.py:good", "{src}/conj.py:boom", "{src}/conj.py:word", "{src}/conj.py:missing",
+     "{out}/a-file:f", "{src}/bad.parquet:f"]), garbage)
+_out_dirs = st.sampled_from(["{out}/new", "{out}/new/deeper", "{out}/a-file", "{out}/a-file/sub",
+                             "/proc/trajlen-no-such/x", "", " ", "{out}/x\x00y", "{out}"])
+_results = st.sampled_from(["{store}", "{store}/results.csv", "{store}/results.parquet",
+                            "{out}/missing.parquet", "{out}/a-file", "{out}", "{src}/bad.parquet",
+                            "{out}/x\x00y.csv"])
+_BOUNDS_FLAGS = {"--bound": _bound_strings, "--bound-function": _bound_functions,
+                 "--variant": st.one_of(st.sampled_from(["paper", "code"]), garbage),
+                 "--sigma": st.one_of(st.sampled_from(["theorem", "label"]), garbage),
+                 "--zero-recurrent": st.none(), "--plot": _out_dirs, "--csv": _out_dirs,
+                 "--plot-format": st.one_of(st.sampled_from(["png", "pdf"]), garbage),
+                 "--frobnicate": garbage}
+
+
+_GOOD = {"--bound": st.sampled_from(["auto", "thm4_node", "k", "sqrt(k) * depth", "k - 5"]),
+         "--bound-function": st.sampled_from(["trajlen.bounds:raghu_hardtanh", "{src}/conj.py:good"]),
+         "--plot": st.sampled_from(["{out}/new", "{out}/new/deeper"]),
+         "--csv": st.sampled_from(["{out}/new", "{out}/t"])}
+
+
+@st.composite
+def bounds_argvs(draw) -> list[str]:
+    """Half the time a plausible command (a store, good values) with one or two things wrong at most;
+    otherwise anything."""
+    plausible = draw(st.booleans())
+    argv = ["{store}"] if plausible else draw(st.lists(_results, min_size=0, max_size=2))
+    for flag in draw(st.lists(st.sampled_from(list(_BOUNDS_FLAGS)), max_size=4, unique=True)):
+        good = plausible and flag in _GOOD and draw(st.integers(0, 3)) > 0
+        value = draw(_GOOD[flag] if good else _BOUNDS_FLAGS[flag])
+        argv += [flag] if value is None else [flag, value]
+    return argv
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@settings(SETTINGS, max_examples=100)
+@given(argv=bounds_argvs())
+def test_bounds_cli_gives_a_report_or_one_clean_line(argv, bounds_store, capsys):
+    """Any flags: exit 0, or exit 2 with one line and no file or directory left behind; never a
+    traceback, and never code run from a --bound string."""
+    from trajlen.bounds import main as bounds_main
+
+    argv = [a.replace("{store}", str(bounds_store)).replace("{out}", str(BOUNDS_OUT))
+            .replace("{src}", str(BOUNDS_SRC)) for a in argv]
+    before = _tree(BOUNDS_OUT)
+    capsys.readouterr()
+    try:
+        code = bounds_main(argv)
+    except SystemExit as e:  # argparse
+        code = e.code
+    cap = capsys.readouterr()
+    assert "Traceback" not in cap.err, (argv, cap.err)
+    assert code in (0, 2), (argv, code, cap.err)
+    event(f"exit {code}" + (" with files" if "tables: " in cap.out or "figures: " in cap.out else ""))
+    if code == 2:
+        err = cap.err.splitlines()
+        assert len(err) == 1 and err[0].startswith("python -m trajlen.bounds: error: "), (argv, err)
+        assert _tree(BOUNDS_OUT) == before, (argv, _tree(BOUNDS_OUT) - before)
+    else:
+        assert "per configuration" in cap.out, (argv, cap.out)
+        for line in cap.out.splitlines():  # every file it says it wrote exists
+            if line.startswith(("tables: ", "figures: ")) and "none (" not in line:
+                assert all(Path(f).is_file() for f in line.split(": ", 1)[1].split(", ")), line
+        for new in sorted(_tree(BOUNDS_OUT) - before, key=len, reverse=True):
+            p = BOUNDS_OUT / new
+            p.unlink() if p.is_file() else p.rmdir()

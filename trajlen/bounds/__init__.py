@@ -27,7 +27,16 @@ which ``sqrt(k*sigma)`` treats as a variance). The ``code_*`` bounds below take 
 for exactly that reason.
 
 All bounds are lower bounds "up to O(·)": a hidden constant. Reports give ratios measured/bound and
-compare growth exponents, never only "≥ with constant 1".
+compare growth exponents, never only "≥ with constant 1". A row whose bound is NaN, ±inf, zero or
+negative gets no verdict: it is counted as *undefined* (:func:`check_bound`).
+
+Conjectures are data
+--------------------
+``bound=`` / ``--bound`` is ``"auto"``, a name in :data:`BOUNDS` or a formula
+(:func:`compile_formula`: an AST whitelist, evaluated on copies of the columns); it never imports or
+runs code. A Python function as a bound is a separate opt-in that *does* run code:
+``bound_function="pkg.mod:fn"`` / ``--bound-function`` (:func:`resolve_bound_function`; never from
+the current directory unless given as a file path).
 """
 
 from .check import (
@@ -39,11 +48,20 @@ from .check import (
     fit_growth,
     format_report,
     recurrent_weights_zero,
+    undefined_reason,
 )
 from .cli import main
 from .columns import DERIVED_COLUMNS, evaluate_bound, theorem_columns
-from .formula import FORMULA_FUNCTIONS, Formula, FormulaError, compile_formula, resolve_bound
+from .formula import (
+    FORMULA_ARITY,
+    FORMULA_FUNCTIONS,
+    Formula,
+    FormulaError,
+    compile_formula,
+    resolve_bound,
+)
 from .plot import plot_report
+from .plugin import resolve_bound_function
 from .theorems import (
     AUTO_BOUNDS,
     BOUNDS,
@@ -63,7 +81,8 @@ from .theorems import (
 __all__ = [
     "beta", "thm4_node", "thm4_ctrnn", "thm5_ltc", "code_node", "code_ctrnn", "code_ltc",
     "raghu_hardtanh", "raghu_relu", "BOUNDS", "AUTO_BOUNDS", "Bound", "CODE_L_INPUT", "resolve_bound",
-    "compile_formula", "Formula", "FormulaError", "FORMULA_FUNCTIONS", "theorem_columns",
+    "resolve_bound_function", "compile_formula", "Formula", "FormulaError", "FORMULA_FUNCTIONS",
+    "FORMULA_ARITY", "theorem_columns", "undefined_reason",
     "evaluate_bound", "DERIVED_COLUMNS", "check_bound", "bound_values", "fit_growth", "BoundReport",
     "format_report", "plot_report", "recurrent_weights_zero", "AXES", "CONFIG_COLUMNS", "main",
 ]

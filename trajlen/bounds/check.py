@@ -12,10 +12,11 @@ import pandas as pd
 from ..spec import SpecError
 from .columns import theorem_columns
 from .formula import resolve_bound
+from .plugin import resolve_bound_function
 from .theorems import AUTO_BOUNDS, BOUNDS
 
-__all__ = ["CONFIG_COLUMNS", "AXES", "recurrent_weights_zero", "bound_values", "fit_growth",
-           "BoundReport", "check_bound", "format_report"]
+__all__ = ["CONFIG_COLUMNS", "AXES", "recurrent_weights_zero", "bound_values", "undefined_reason",
+           "fit_growth", "BoundReport", "check_bound", "format_report"]
 
 CONFIG_COLUMNS = ("semantics", "model", "activation", "width", "depth", "sigma_w2", "sigma_b2",
                   "weight_init", "recurrence", "ltc_decay", "ltc_A", "hardtanh", "input_kind",
@@ -40,13 +41,29 @@ def _varying(df: pd.DataFrame, cols: Sequence[str] = CONFIG_COLUMNS) -> list[str
     return keep if "model" in keep else ["model"] + keep
 
 
-def bound_values(df: pd.DataFrame, bound: str, variant: str = "paper",
-                 sigma: str = "theorem") -> tuple[np.ndarray, list[str]]:
-    """The bound per row and the bound name used per row (``bound="auto"``: per model, see
-    :data:`AUTO_BOUNDS`; relu static networks get :func:`raghu_relu`)."""
+def bound_values(df: pd.DataFrame, bound: str = "auto", variant: str = "paper",
+                 sigma: str = "theorem", bound_function: str | None = None
+                 ) -> tuple[np.ndarray, list[str]]:
+    """The bound per row and the bound name used per row.
+
+    Parameters
+    ----------
+    df : results table.
+    bound : ``"auto"`` (per model, see :data:`AUTO_BOUNDS`; relu static networks get
+        :func:`raghu_relu`), a registered name or a formula (:func:`resolve_bound`; never runs code).
+    variant, sigma : see :func:`check_bound`.
+    bound_function : ``"pkg.mod:fn"`` or ``"path/file.py:fn"`` — **runs code**, see
+        :func:`~trajlen.bounds.plugin.resolve_bound_function`; only with ``bound="auto"`` (unset).
+    """
     if variant not in ("paper", "code"):
         raise SpecError(f"variant must be one of paper, code, got {variant!r}")
     cols = theorem_columns(df, sigma)
+    if bound_function is not None:
+        if bound != "auto":
+            raise SpecError(f"give a bound or a bound function, not both (bound={bound!r}, "
+                            f"bound_function={bound_function!r})")
+        b = resolve_bound_function(bound_function, cols)
+        return b(cols), [b.name] * len(df)
     if bound != "auto":
         b = resolve_bound(bound, cols)
         return b(cols), [b.name] * len(df)
@@ -68,6 +85,22 @@ def bound_values(df: pd.DataFrame, bound: str, variant: str = "paper",
             for i in np.flatnonzero(sel):
                 used[i] = name
     return out, used
+
+
+def undefined_reason(b: np.ndarray) -> np.ndarray:
+    """Per row, why a bound value gives no verdict: ``"nan"``, ``"inf"`` (+∞), ``"zero"``,
+    ``"negative"`` (−∞ included), or ``""`` where it is a finite positive number (defined).
+
+    A lower bound on a length is only a claim when it is a finite positive number: the ratio
+    measured/bound of a negative bound is negative (a "violation" that says nothing), of +∞ is 0, of
+    0 is ∞, and of NaN compares false with everything (a silent "held")."""
+    b = np.asarray(b, dtype=np.float64)
+    why = np.full(b.shape, "", dtype=object)
+    why[b == 0] = "zero"
+    why[b < 0] = "negative"
+    why[b == np.inf] = "inf"
+    why[np.isnan(b)] = "nan"
+    return why
 
 
 def _ols(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -117,29 +150,27 @@ def fit_growth(table: pd.DataFrame, axis: str, by: Sequence[str]) -> pd.DataFram
 
 @dataclass
 class BoundReport:
-    rows: pd.DataFrame       # one per ok sample, with bound, ratio, bound_name
+    """What :func:`check_bound` found.
+
+    ``rows``: one per ok sample, with ``bound``, ``bound_name``, ``bound_undefined`` (the reason, ``""``
+    where defined) and ``ratio`` (NaN where the bound is undefined); ``per_config``: one per
+    configuration (``n``, ``undefined``, ``violations``, ratio and length statistics); ``fits``: growth
+    exponents; ``header``: the lines printed above the tables; ``config_columns``: the columns that
+    tell configurations apart."""
+
+    rows: pd.DataFrame
     per_config: pd.DataFrame
     fits: pd.DataFrame
     header: list[str]
     config_columns: list[str]
 
 
-def check_bound(df: pd.DataFrame, bound: str = "auto", variant: str = "paper",
-                sigma: str = "theorem", zero_recurrent: bool = False) -> BoundReport:
-    """Bound, ratio measured/bound per sample; per-configuration summary; growth fits (SPEC §4).
-
-    Parameters
-    ----------
-    df : results table (:func:`trajlen.results.read_results`).
-    bound : ``"auto"``, a registry name (:data:`BOUNDS`), ``module:function`` or a formula.
-    variant : ``"paper"`` or ``"code"`` — which family ``"auto"`` picks.
-    sigma : ``"theorem"`` or ``"label"`` — see :func:`theorem_columns`.
-    zero_recurrent : keep only rows whose recurrent weights were zero (the authors' code requires it
-        for its variant).
-    """
+def _select_rows(df: pd.DataFrame, zero_recurrent: bool, header: list[str]
+                 ) -> tuple[pd.DataFrame, np.ndarray]:
     if df.empty or "length" not in df.columns or "model" not in df.columns:
         raise SpecError("results table is empty or lacks the length/model columns")
-    header = []
+    if not pd.api.types.is_numeric_dtype(df["length"]) or pd.api.types.is_bool_dtype(df["length"]):
+        raise SpecError(f"results column 'length' must be numeric, got {df['length'].dtype}")
     n_all = len(df)
     df = df[df["status"] == "ok"] if "status" in df.columns else df
     if len(df) < n_all:
@@ -153,51 +184,56 @@ def check_bound(df: pd.DataFrame, bound: str = "auto", variant: str = "paper",
         zero = zero[zero]
     if df.empty:
         raise SpecError("no successful rows to check")
-    df = df.reset_index(drop=True)
-    b, used = bound_values(df, bound, variant, sigma)
-    out = df.copy()
-    out["bound"] = b
-    out["bound_name"] = used
-    out["recurrent_zero"] = zero
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["ratio"] = out["length"].to_numpy(float) / b
-    cols = theorem_columns(out, sigma)
-    out["sigma_w"] = cols["sigma_w"]
-    out["k"], out["d"] = cols["k"], cols["d"]
+    return df.reset_index(drop=True), zero
 
-    names = sorted(set(used))
-    header.insert(0, f"bound: {bound}" + (f" (variant {variant})" if bound == "auto" else "")
-                  + "; used: " + ", ".join(f"{n} [{BOUNDS[n].equation}]" if n in BOUNDS else n
-                                           for n in names))
-    header.append(f"recurrent weights: zero in {int(zero.sum())}/{len(zero)} rows"
-                  + (" (kept only those: --zero-recurrent)" if zero_recurrent else ""))
+
+def _notes(out: pd.DataFrame, names: list[str], zero: np.ndarray, sigma: str,
+           zero_recurrent: bool) -> list[str]:
+    lines = [f"recurrent weights: zero in {int(zero.sum())}/{len(zero)} rows"
+             + (" (kept only those: --zero-recurrent)" if zero_recurrent else "")]
     if any(n.startswith("code_") for n in names) and not zero.all():
-        header.append("note: the authors' code says its bound holds only with recurrent weights set to "
-                      "zero; some rows had recurrent weights (use --zero-recurrent, or sweep with "
-                      "--recurrence none)")
+        lines.append("note: the authors' code says its bound holds only with recurrent weights set to "
+                     "zero; some rows had recurrent weights (use --zero-recurrent, or sweep with "
+                     "--recurrence none)")
     if "weight_init" in out.columns and (out["weight_init"] == "std_label").any():
-        header.append("note: rows with weight_init=std_label (reference semantics) drew weights with "
-                      "std = sigma_w2 and no 1/k, not the N(0, σ_w²/k) the theorems assume; σ_w is "
-                      + ("taken as sqrt(sigma_w2) (--sigma label)" if sigma == "label" else
-                         "taken as the effective sigma_w2·√k (--sigma theorem), σ_b = sigma_b2"))
-    nan_b = int(np.sum(~np.isfinite(b)))
-    if nan_b:
-        header.append(f"note: the bound is undefined (NaN/inf) for {nan_b} rows, e.g. a negative base "
-                      "(σ_w < σ_b in Eq. 8, sigma_w2 < sigma_b2 in code_ltc)")
+        lines.append("note: rows with weight_init=std_label (reference semantics) drew weights with "
+                     "std = sigma_w2 and no 1/k, not the N(0, σ_w²/k) the theorems assume; σ_w is "
+                     + ("taken as sqrt(sigma_w2) (--sigma label)" if sigma == "label" else
+                        "taken as the effective sigma_w2·√k (--sigma theorem), σ_b = sigma_b2"))
+    why = out["bound_undefined"].to_numpy()
+    if (why != "").any():
+        counts = pd.Series(why[why != ""]).value_counts()
+        detail = ", ".join(f"{c} {_WHY[r]}" for r, c in counts.items())
+        hint = (" (NaN: e.g. a negative base, σ_w < σ_b in Eq. 8, sigma_w2 < sigma_b2 in code_ltc)"
+                if "nan" in counts.index else "")
+        lines.append(f"note: the bound is undefined for {int((why != '').sum())} of {len(why)} rows "
+                     f"({detail}){hint}: no verdict — they are counted as 'undefined' and left out "
+                     "of violations, ratios and growth fits")
+    return lines
 
-    by = _varying(out)
+
+_WHY = {"nan": "NaN", "inf": "+inf", "zero": "zero", "negative": "negative"}
+
+
+def _per_config(out: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     per = []
     for key, g in out.groupby(by, sort=True, dropna=False):
         rec = dict(zip(by, key if isinstance(key, tuple) else (key,)))
-        r = g["ratio"].to_numpy(float)
+        defined = (g["bound_undefined"] == "").to_numpy(dtype=bool)
+        r = g["ratio"].to_numpy(float)[defined]
+        r_ok = r[~np.isnan(r)]
         rec.update(n=len(g), length_mean=g["length"].mean(), length_median=g["length"].median(),
-                   bound_mean=g["bound"].mean(), ratio_mean=np.nanmean(r) if np.isfinite(r).any()
-                   else np.nan, ratio_min=np.nanmin(r) if np.isfinite(r).any() else np.nan,
-                   violations=int(np.sum(r < 1)), bound_name=",".join(sorted(set(g["bound_name"]))),
+                   bound_mean=g["bound"][defined].mean() if defined.any() else np.nan,
+                   ratio_mean=r_ok.mean() if len(r_ok) else np.nan,
+                   ratio_min=r_ok.min() if len(r_ok) else np.nan,
+                   undefined=int((~defined).sum()), violations=int(np.sum(r_ok < 1)),
+                   bound_name=",".join(sorted(set(g["bound_name"]))),
                    recurrent_zero=bool(g["recurrent_zero"].all()))
         per.append(rec)
-    per_config = pd.DataFrame(per)
+    return pd.DataFrame(per)
 
+
+def _fits(out: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     fits = []
     for axis, (xcol, _) in AXES.items():
         cfg = _AXIS_CONFIG[axis]
@@ -208,14 +244,68 @@ def check_bound(df: pd.DataFrame, bound: str = "auto", variant: str = "paper",
         t["x"] = out[xcol]
         fits.append(fit_growth(t, axis, others))
     fits = [f for f in fits if not f.empty]
-    fits_df = pd.concat(fits, ignore_index=True) if fits else pd.DataFrame()
-    if not fits_df.empty:
-        group_cols = [c for c in by if c in fits_df.columns]
-        fits_df.insert(0, "group", [", ".join(f"{c}={_fmt(r[c])}" for c in group_cols if pd.notna(r[c]))
-                                    for _, r in fits_df.iterrows()])
-        first = ["axis", "fit", "group"] + group_cols
-        fits_df = fits_df[first + [c for c in fits_df.columns if c not in first]]
-    return BoundReport(out, per_config, fits_df, header, by)
+    if not fits:
+        return pd.DataFrame()
+    fits_df = pd.concat(fits, ignore_index=True)
+    group_cols = [c for c in by if c in fits_df.columns]
+    fits_df.insert(0, "group", [", ".join(f"{c}={_fmt(r[c])}" for c in group_cols if pd.notna(r[c]))
+                                for _, r in fits_df.iterrows()])
+    first = ["axis", "fit", "group"] + group_cols
+    return fits_df[first + [c for c in fits_df.columns if c not in first]]
+
+
+def check_bound(df: pd.DataFrame, bound: str = "auto", variant: str = "paper",
+                sigma: str = "theorem", zero_recurrent: bool = False,
+                bound_function: str | None = None) -> BoundReport:
+    """Bound, ratio measured/bound per sample; per-configuration summary; growth fits (SPEC §4).
+
+    Parameters
+    ----------
+    df : results table (:func:`trajlen.results.read_results`).
+    bound : ``"auto"``, a registry name (:data:`BOUNDS`) or a formula over column names
+        (:func:`compile_formula`). A bound string never imports or runs code.
+    variant : ``"paper"`` or ``"code"`` — which family ``"auto"`` picks.
+    sigma : ``"theorem"`` or ``"label"`` — see :func:`theorem_columns`.
+    zero_recurrent : keep only rows whose recurrent weights were zero (the authors' code requires it
+        for its variant).
+    bound_function : ``"pkg.mod:fn"`` or ``"path/to/file.py:fn"`` instead of ``bound`` — **imports and
+        runs that code** (:func:`~trajlen.bounds.plugin.resolve_bound_function`).
+
+    Returns
+    -------
+    BoundReport
+
+    Notes
+    -----
+    **Undefined bounds.** A row whose bound is NaN, +∞, −∞, zero or negative gets no verdict: its
+    ``bound_undefined`` says why (:func:`undefined_reason`), its ratio is NaN, and it is counted in the
+    configuration's ``undefined`` column — never in ``violations`` (ratio < 1), ``ratio_mean``,
+    ``ratio_min``, ``bound_mean`` or the growth fits; the header says how many rows and why.
+    """
+    header: list[str] = []
+    df, zero = _select_rows(df, zero_recurrent, header)
+    b, used = bound_values(df, bound, variant, sigma, bound_function)
+    why = undefined_reason(b)
+    out = df.copy()
+    out["bound"] = b
+    out["bound_name"] = used
+    out["bound_undefined"] = why
+    out["recurrent_zero"] = zero
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["ratio"] = np.where(why == "", out["length"].to_numpy(float) / np.where(why == "", b, 1.0),
+                                np.nan)
+    cols = theorem_columns(out, sigma)
+    out["sigma_w"] = cols["sigma_w"]
+    out["k"], out["d"] = cols["k"], cols["d"]
+
+    names = sorted(set(used))
+    label = bound_function if bound_function is not None else bound
+    header.insert(0, f"bound: {label}" + (f" (variant {variant})" if label == "auto" else "")
+                  + "; used: " + ", ".join(f"{n} [{BOUNDS[n].equation}]" if n in BOUNDS else n
+                                           for n in names))
+    header += _notes(out, names, zero, sigma, zero_recurrent)
+    by = _varying(out)
+    return BoundReport(out, _per_config(out, by), _fits(out[why == ""], by), header, by)
 
 
 def _fmt(v) -> str:
@@ -225,11 +315,13 @@ def _fmt(v) -> str:
 
 
 def format_report(rep: BoundReport) -> str:
+    """The report as text: the header, the per-configuration table and the growth fits."""
     lines = list(rep.header)
     pc = rep.per_config.copy()
     show = rep.config_columns + ["n", "length_mean", "length_median", "bound_mean", "ratio_mean",
-                                 "ratio_min", "violations"]
-    lines += ["", "per configuration (ratio = measured length / bound; violation: ratio < 1):",
+                                 "ratio_min", "undefined", "violations"]
+    lines += ["", "per configuration (ratio = measured length / bound; violation: ratio < 1; "
+              "undefined: bound NaN, ±inf, 0 or negative — no verdict):",
               pc[show].to_string(index=False, float_format=lambda v: f"{v:.4g}")]
     if not rep.fits.empty:
         f = rep.fits.copy()
@@ -242,5 +334,6 @@ def format_report(rep: BoundReport) -> str:
         lines += ["", "growth fits (k, σ_w: log-log, length ∝ x^exponent; depth: log-linear, "
                   "length ∝ e^{exponent·d}):", f[keep].to_string(index=False)]
     else:
-        lines += ["", "growth fits: no sweep axis (width, sigma_w2, depth) varies"]
+        lines += ["", "growth fits: none (no sweep axis — width, sigma_w2, depth — varies among the "
+                  "rows with a defined bound)"]
     return "\n".join(lines)

@@ -42,6 +42,9 @@ def theorem_columns(df: pd.DataFrame, sigma: str = "theorem") -> dict[str, np.nd
     """
     if sigma not in ("theorem", "label"):
         raise SpecError(f"sigma convention must be one of theorem, label, got {sigma!r}")
+    missing = [c for c in ("width", "depth", "sigma_w2", "sigma_b2") if c not in df.columns]
+    if missing:
+        raise SpecError(f"results table lacks the column(s) {', '.join(missing)} every bound needs")
     cols: dict[str, np.ndarray] = {}
     for c in df.columns:
         if c in _NOT_BOUND_INPUTS:
@@ -81,6 +84,12 @@ def evaluate_bound(func: Callable[..., Any], cols: Mapping[str, Any]) -> np.ndar
                         f"{', '.join(missing)} that the results lack; valid names: "
                         f"{', '.join(sorted(cols))}")
     with np.errstate(all="ignore"):
-        out = func(**{p: cols[p] for p in params if p in cols})
-    return np.broadcast_to(np.asarray(out, dtype=np.float64),
-                           np.shape(next(iter(cols.values())))).copy()
+        # copies: a function that writes into its arguments must not change the table's columns
+        out = func(**{p: np.array(cols[p], copy=True) for p in params if p in cols})
+    shape = np.shape(next(iter(cols.values())))
+    try:
+        return np.broadcast_to(np.asarray(out, dtype=np.float64), shape).copy()
+    except (TypeError, ValueError) as e:
+        raise SpecError(f"bound {getattr(func, '__name__', func)!r} must return a number or one "
+                        f"value per row ({shape[0] if shape else 1}), got {type(out).__name__}: "
+                        f"{' '.join(str(e).split())[:120]}") from None

@@ -12,7 +12,18 @@ _SHORT = {"width": "k", "sigma_w2": "σ_w²", "sigma_b2": "σ_b²", "depth": "d"
 
 
 def plot_report(rep: BoundReport, out_dir: str | Path, fmt: str = "png") -> list[Path]:
-    """Measured vs bound per sweep axis (log y): sample points, medians, bound medians."""
+    """Measured vs bound per sweep axis (log y): sample points, medians, bound medians.
+
+    Parameters
+    ----------
+    rep : from :func:`~trajlen.bounds.check_bound`; rows with an undefined bound get no bound point.
+    out_dir : created if absent; one file ``bounds_<axis>.<fmt>`` per sweep axis that varies.
+    fmt : ``"png"`` or ``"pdf"``.
+
+    Returns
+    -------
+    list of Path : the files written (empty when no sweep axis varies).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,7 +32,9 @@ def plot_report(rep: BoundReport, out_dir: str | Path, fmt: str = "png") -> list
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    rows = rep.rows
+    rows = rep.rows.copy()
+    if "bound_undefined" in rows.columns:  # no verdict, no curve: NaN is a gap in the dashed line
+        rows["bound"] = rows["bound"].where(rows["bound_undefined"] == "")
     for axis, (xcol, kind) in AXES.items():
         cfg = _AXIS_CONFIG[axis]
         if cfg not in rows.columns or rows[cfg].nunique() < 2:
