@@ -107,7 +107,8 @@ def _covariance_by_quad(act, q1, q2, c):
 
 
 @pytest.mark.parametrize("act", ["tanh", "sigmoid", "hardtanh", "relu"])
-@pytest.mark.parametrize("q1, q2, c", [(1.0, 2.0, 0.9), (30.0, 50.0, 38.0), (0.3, 100.0, -5.0)])
+@pytest.mark.parametrize("q1, q2, c", [(1.0, 2.0, 0.9), (30.0, 50.0, 38.0), (0.3, 100.0, -5.0),
+                                      (4.0, 4.0, 3.999)])  # the last: ρ = 0.99975, near the diagonal
 def test_covariance_against_adaptive_quadrature(act, q1, q2, c):
     got = float(activation_covariance(q1, q2, c, act))
     assert got == pytest.approx(_covariance_by_quad(act, q1, q2, c), rel=1e-7, abs=1e-9)
