@@ -22,21 +22,22 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import expit
 
+from .activations import ACTIVATIONS
 from .spec import SpecError
 
 __all__ = ["gaussian_expectation", "mean_field_q", "mean_field_chi", "mean_field_fixed_point",
            "mean_field_lengths", "linear_forward", "activation_variance", "activation_covariance",
            "NodeMeanField", "node_mean_field", "node_length", "CLOSURES"]
 
-_PHI = {
-    "hardtanh": (lambda h: np.clip(h, -1.0, 1.0), lambda h: 1.0 * (np.abs(h) < 1.0), (-1.0, 1.0)),
-    "relu": (lambda h: np.maximum(h, 0.0), lambda h: 1.0 * (h > 0.0), (0.0,)),
-    "linear": (lambda h: h, lambda h: np.ones_like(h), ()),
-    "tanh": (np.tanh, lambda h: 1.0 - np.tanh(h) ** 2, ()),
-    "sigmoid": (expit, lambda h: expit(h) * (1.0 - expit(h)), ()),
-}
+def _registered(a):
+    return (lambda h: a.phi(h, 0.0), lambda h: a.dphi(h, 0.0), a.kinks)
+
+
+#: φ, φ' and kinks of every elementwise activation of the registry (trajlen.activations), plus the
+#: identity ("linear", where the derivation is exact); MATLAB's layer-wise Htanh has no mean field.
+_PHI = {name: _registered(a) for name, a in ACTIVATIONS.items() if not a.layerwise}
+_PHI["linear"] = (lambda h: h, lambda h: np.ones_like(h), ())
 
 
 def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], q: float,
