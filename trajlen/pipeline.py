@@ -79,18 +79,17 @@ def read_params_file(path: str) -> Params:
 
 @lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
-    """Versions of the libraries a row's numbers depend on."""
-    import scipy
-    import sklearn
+    """Versions of the libraries a row's numbers depend on (read from the installed metadata, so
+    that recording torch's version never imports it on a path that does not use it)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    out = {"trajlen_version": __version__, "numpy_version": np.__version__,
-           "scipy_version": scipy.__version__, "sklearn_version": sklearn.__version__}
-    try:
-        import torch
-
-        out["torch_version"] = torch.__version__
-    except ImportError:  # torch is a dependency, but a row should not fail for want of its version
-        out["torch_version"] = ""
+    out = {"trajlen_version": __version__}
+    for name, dist in (("numpy", "numpy"), ("scipy", "scipy"), ("sklearn", "scikit-learn"),
+                       ("torch", "torch"), ("numba", "numba")):
+        try:
+            out[f"{name}_version"] = version(dist)
+        except PackageNotFoundError:   # an optional extra not installed
+            out[f"{name}_version"] = ""
     return out
 
 

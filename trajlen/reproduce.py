@@ -134,12 +134,11 @@ def _samples_arg(value: str | None):
 
 
 def _limit_threads(n: int) -> None:
-    """Torch intra-op threads here and in joblib workers (which read the environment at import)."""
+    """Torch intra-op threads here and in joblib workers (they read the environment at import);
+    torch itself is told when its executor is imported (trajlen.solve.batch), never imported here."""
     os.environ["OMP_NUM_THREADS"] = str(n)
     os.environ["MKL_NUM_THREADS"] = str(n)
-    import torch
-
-    torch.set_num_threads(n)
+    os.environ["TRAJLEN_TORCH_THREADS"] = str(n)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

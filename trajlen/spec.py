@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import math
 from dataclasses import dataclass, field, fields
@@ -327,6 +328,11 @@ class SolverSpec(_Spec):
                       "backend or drop it", self.max_seconds)
         _choice("device", self.device, DEVICES)
         _choice("dtype", self.dtype, DTYPES)
+        if self.backend == "torch" and importlib.util.find_spec("torch") is None:
+            others = [b for b in _REGISTRY[self.method].backends if b != "torch"]
+            hint = f" or --backend {others[0]}" if others else ""
+            _fail("backend", f"torch is not installed: pip install 'trajlen[torch]'{hint}",
+                  self.backend)
         if self.backend in ("numba", "scipy") and (self.device != "cpu" or self.dtype != "float64"):
             _fail("backend", f"{self.backend} runs on the CPU in float64 only (use --backend torch "
                   f"for device {self.device!r}, dtype {self.dtype!r})", self.backend)

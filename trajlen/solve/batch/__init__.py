@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable, Sequence
 
 import torch
@@ -51,6 +52,9 @@ __all__ = ["solve_batched", "integrate_adaptive", "integrate_fixed", "make_contr
            "DEFAULT_MEMORY_BUDGET"]
 
 log = logging.getLogger(__name__)
+
+if os.environ.get("TRAJLEN_TORCH_THREADS"):   # set by python -m trajlen.reproduce --threads
+    torch.set_num_threads(int(os.environ["TRAJLEN_TORCH_THREADS"]))
 
 #: Default device-memory budget of one chunk (bytes).
 DEFAULT_MEMORY_BUDGET = 2 * 1024 ** 3
