@@ -305,6 +305,7 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
         X.validate_scheduler(scheduler)
     store = ResultStore(out, SCHEMA_VERSION)
     with store.lock():
+        store.plan([t.task_id for t in tasks])  # this sweep's shards are not foreign
         done = store.done_ids()
         todo = [t for t in tasks if t.task_id not in done]
         torch = any(t.solver.backend == "torch" for t in todo)
