@@ -4,22 +4,17 @@ A store is a directory::
 
     OUT/store.json           schema version, store format, every trajlen version that wrote to it
     OUT/shards/<id>.parquet  rows of one chunk (:mod:`trajlen.shards`: schema + content hash)
-    OUT/planned/<id>.ids     the task ids one locked sweep planned (one file per distinct plan)
-    OUT/results.parquet      consolidated table (rewritten by :meth:`ResultStore.consolidate`)
-    OUT/results.csv          the same for humans (list columns as JSON)
+    OUT/planned/<id>.ids     the task ids one locked sweep planned (:mod:`trajlen.plans`)
+    OUT/results.parquet      consolidated table; ``results.csv`` the same for humans
     OUT/tmp/, OUT/logs/      workers' scratch (emptied by every locked run) and dask's logs
 
-Shard names are the hash of the chunk's task ids, so two writers never race for a name and a
-rerun of the same chunk overwrites rather than duplicates. Every shard read is verified as a whole
-(:func:`trajlen.shards.decode`: it parses, has exactly the row schema, valid UTF-8, and decodes to
-the content its hash names; its rows match its name). What is merged into the table:
-
-* a shard that fails verification is *corrupt*: never merged; the locked writer moves it to
-  ``*.corrupt`` (with a :class:`CorruptShardWarning`) and its tasks are computed again;
-* a shard holding a task id that no locked sweep of this store planned (``planned/``) is *foreign*
-  (e.g. copied in from another sweep): reported in one line, not merged, moved to ``*.foreign``;
-* shards sharing a task id *overlap* (never written by one store): reported in one line, none of
-  them merged, moved to ``*.overlap`` and their tasks recomputed.
+Shard names are the hash of the chunk's task ids, so two writers never race for a name and a rerun
+of the same chunk overwrites rather than duplicates. Every shard read is verified as a whole
+(:func:`trajlen.shards.decode`; its rows must match its name). What is not merged into the table:
+a shard that fails verification (*corrupt*: the locked writer moves it to ``*.corrupt`` and its
+tasks are computed again); a shard holding a task id no locked sweep of this store planned
+(*foreign*, e.g. copied from another sweep: moved to ``*.foreign``); shards sharing a task id
+(*overlap*: all moved to ``*.overlap``, their tasks recomputed). Each is reported in one line.
 
 Readers without the lock (:func:`read_results`, ``python -m trajlen.bounds``, ``reproduce
 --draw-only``) only report: they never rename or delete. An OS error or ``MemoryError`` while reading
@@ -33,7 +28,6 @@ One sweep at a time writes to a store (:meth:`ResultStore.lock`).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -47,6 +41,7 @@ from . import __version__
 from . import shards as SH
 from .atomic import atomic_write_bytes as _atomic_write_bytes
 from .atomic import atomic_write_parquet as _atomic_write
+from .plans import Plans, ids_hash
 from .spec import SpecError
 
 __all__ = ["ResultStore", "read_results", "SchemaMismatch", "StoreLocked", "StoreError",
@@ -85,9 +80,9 @@ class ResultStore:
         self.path = Path(path)
         self.schema_version = schema_version
         self._cache: dict[str, tuple] = {}
-        self._plans: dict[str, tuple] = {}
         self._writer = False
         self.meta: dict = {}
+        self._plans = Plans(self.path / "planned")
         try:
             is_file = self.path.exists() and not self.path.is_dir()
             meta = self.path / "store.json"
@@ -211,39 +206,20 @@ class ResultStore:
             self._write_meta()
 
     def plan(self, task_ids: Sequence[str]) -> None:
-        """Record that a sweep of this store plans ``task_ids``: their shards are not foreign.
-        One file per distinct set of ids, so rerunning a sweep adds nothing."""
-        ids = sorted(set(task_ids))
-        if not ids:
-            return
-        self.plan_dir.mkdir(parents=True, exist_ok=True)
-        target = self.plan_dir / f"{self.shard_name(ids)}.ids"
-        if not target.exists():
-            _atomic_write_bytes(target, ("\n".join(ids) + "\n").encode())
+        """Record that a sweep of this store plans ``task_ids``: their shards are not foreign
+        (:mod:`trajlen.plans`)."""
+        self._plans.record(task_ids)
 
-    def planned_ids(self) -> set[str]:
-        """Every task id any locked sweep of this store planned (cached by file name and stat)."""
-        out: set[str] = set()
-        if not self.plan_dir.is_dir():
-            return out
-        for f in sorted(self.plan_dir.glob("*.ids")):
-            try:
-                st = f.stat()
-                key = (st.st_mtime_ns, st.st_size)
-                hit = self._plans.get(f.name)
-                if hit is None or hit[0] != key:
-                    hit = (key, frozenset(f.read_text(errors="replace").split()))
-                    self._plans[f.name] = hit
-            except FileNotFoundError:
-                continue
-            except (OSError, MemoryError) as e:
-                raise StoreError(f"cannot read plan {f}: {_first_line(e)}") from None
-            out |= hit[1]
-        return out
+    def planned_ids(self) -> frozenset[str]:
+        """Every task id any locked sweep of this store planned."""
+        try:
+            return self._plans.ids()
+        except (OSError, MemoryError) as e:
+            raise StoreError(f"cannot read the plans in {self.plan_dir}: {_first_line(e)}") from None
 
     @staticmethod
     def shard_name(task_ids: Sequence[str]) -> str:
-        return hashlib.sha256("\n".join(sorted(task_ids)).encode()).hexdigest()[:20]
+        return ids_hash(task_ids)
 
     def write_shard(self, rows: Sequence[dict]) -> Path:
         """Write rows as one shard, atomically (temporary file in the same directory, then rename).
