@@ -3,7 +3,8 @@
 :func:`dask_client` connects to a scheduler address or starts a ``LocalCluster`` (bounded by
 ``--connect-timeout``; any failure is one line naming ``--scheduler``). While it is open, the
 ``distributed`` loggers of this process write to ``OUT/logs/distributed.log`` instead of the terminal,
-and the stderr of a LocalCluster's worker processes goes to ``OUT/logs/worker-<pid>.log``; the
+and the stderr of a LocalCluster's worker processes goes to ``OUT/logs/worker-<pid>.log`` from their start
+(:func:`dask_setup`, a dask preload, restarted workers included); the
 terminal gets one line per worker that leaves the cluster (:class:`trajlen.execute.WorkerLost`).
 :class:`DaskPool` turns every future's end — rows, ``KilledWorker``, cancellation, any exception —
 into an outcome for :func:`trajlen.execute.drive`, and raises :class:`trajlen.execute.Stalled` when
@@ -36,7 +37,7 @@ from .execute import (
 )
 from .spec import SpecError
 
-__all__ = ["DaskPool", "dask_client"]
+__all__ = ["DaskPool", "dask_client", "dask_setup"]
 
 #: Seconds allowed for closing a client or a LocalCluster (its workers are killed after that).
 CLOSE_TIMEOUT_S = 10.0
@@ -179,26 +180,24 @@ def _logs_to(log_dir: Path | None) -> Iterator[None]:
         handler.close()
 
 
-class _WorkerStderr:
-    """Worker plugin (LocalCluster): the worker process's stderr, and so its logs and tracebacks,
-    to ``log_dir/worker-<pid>.log``."""
-
-    name = "trajlen-worker-stderr"
-
-    def __init__(self, log_dir: str):
-        self.log_dir = log_dir
-
-    def setup(self, worker) -> None:
-        fd = os.open(os.path.join(self.log_dir, f"worker-{os.getpid()}.log"),
-                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        os.dup2(fd, 2)
-        os.close(fd)
-
-    def teardown(self, worker) -> None:
-        pass
+#: Environment variable naming the directory a LocalCluster worker sends its stderr to.
+WORKER_LOG_ENV = "TRAJLEN_WORKER_LOG_DIR"
 
 
-def _start_local_cluster(n: int, timeout: float, local_dir: Path | None):
+def dask_setup(worker) -> None:
+    """dask preload hook (``preload=["trajlen.cluster"]``), run in a LocalCluster worker process as it
+    starts, restarts included: its stderr, and so its logs and tracebacks, to
+    ``$TRAJLEN_WORKER_LOG_DIR/worker-<pid>.log``."""
+    log_dir = os.environ.get(WORKER_LOG_ENV)
+    if not log_dir:
+        return
+    fd = os.open(os.path.join(log_dir, f"worker-{os.getpid()}.log"),
+                 os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _start_local_cluster(n: int, timeout: float, local_dir: Path | None, log_dir: Path | None):
     """A LocalCluster of ``n`` single-threaded worker processes, started within ``timeout`` s.
 
     Started in a helper thread so that a start that hangs is abandoned (and closed by the helper if
@@ -215,11 +214,15 @@ def _start_local_cluster(n: int, timeout: float, local_dir: Path | None):
         local_dir.mkdir(parents=True, exist_ok=True)
         scratch = {"temporary-directory": str(local_dir)}
 
+    logs = {} if log_dir is None else {"preload": ["trajlen.cluster"],
+                                       "env": {WORKER_LOG_ENV: str(log_dir)}}
+
     def start() -> None:
         try:
             with dask.config.set(scratch):
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)
+                                       dashboard_address=None, silence_logs=logging.ERROR,
+                                       **logs)
         except BaseException as e:  # noqa: BLE001 — reported by the waiting thread
             box["error"] = e
             return
@@ -266,7 +269,8 @@ def dask_client(scheduler: Any, timeout: float = CONNECT_TIMEOUT_S, log_dir: str
         try:
             if scheduler.startswith("local"):
                 n = int(scheduler.partition(":")[2] or (os.cpu_count() or 1))
-                cluster = _start_local_cluster(n, timeout, None if local_dir is None else Path(local_dir))
+                cluster = _start_local_cluster(n, timeout, None if local_dir is None else Path(local_dir),
+                                               log_dir)
                 client = Client(cluster, timeout=timeout)
             else:
                 client = Client(scheduler, timeout=timeout)
@@ -277,9 +281,6 @@ def dask_client(scheduler: Any, timeout: float = CONNECT_TIMEOUT_S, log_dir: str
             raise SpecError(f"--scheduler {scheduler}: cannot connect ({_first_line(e)})") from None
         try:
             _check_workers(client, scheduler, timeout)
-            if cluster is not None and log_dir is not None:
-                with contextlib.suppress(Exception):
-                    client.register_plugin(_WorkerStderr(str(log_dir)))
             yield client
         finally:
             _close(client, cluster)

@@ -149,7 +149,8 @@ def make_parser(prog: str = "python -m trajlen.sweep") -> argparse.ArgumentParse
                         "tcp://HOST:8786'), or local:N for a LocalCluster of N worker processes "
                         "(local: one per core); --jobs is then ignored")
     x.add_argument("--connect-timeout", type=_finite_float, default=X.CONNECT_TIMEOUT_S, metavar="S",
-                   help="seconds to wait for the --scheduler to answer and for its first worker")
+                   help="seconds to wait for the --scheduler to answer (or a local:N cluster to "
+                        "start) and for its first worker")
     x.add_argument("--stall-timeout", type=_finite_float, default=X.STALL_TIMEOUT_S, metavar="S",
                    help="end the sweep (exit status 3, completed shards kept) when for S seconds no "
                         "chunk finished and no worker worked on one (workers lost, frozen, or a "
