@@ -3,9 +3,9 @@
 :func:`dask_client` connects to a scheduler address or starts a ``LocalCluster`` (bounded by
 ``--connect-timeout``; any failure is one line naming ``--scheduler``). While it is open, the
 ``distributed`` loggers of this process write to ``OUT/logs/distributed.log`` instead of the terminal,
-and the stderr of a LocalCluster's worker processes goes to ``OUT/logs/worker-<pid>.log`` from their start
-(:func:`dask_setup`, a dask preload, restarted workers included); the
-terminal gets one line per worker that leaves the cluster (:class:`trajlen.execute.WorkerLost`).
+and the stderr of a LocalCluster's worker processes goes to ``OUT/logs/worker-<pid>.log`` from their
+start (:func:`dask_setup`, a dask preload: restarted workers too); the terminal gets one line per
+worker that leaves the cluster (:class:`trajlen.execute.WorkerLost`).
 :class:`DaskPool` turns every future's end — rows, ``KilledWorker``, cancellation, any exception —
 into an outcome for :func:`trajlen.execute.drive`, and raises :class:`trajlen.execute.Stalled` when
 no unit finishes and none is processing on a connected worker for ``stall_timeout`` seconds (e.g. a
