@@ -220,9 +220,11 @@ def _start_local_cluster(n: int, timeout: float, local_dir: Path | None, log_dir
     def start() -> None:
         try:
             with dask.config.set(scratch):
+                # no dashboard; the scheduler's HTTP server on a free port (its default, 8787, may
+                # be taken: a warning on the terminal)
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=logging.ERROR,
-                                       **logs)
+                                       scheduler_kwargs={"dashboard_address": ":0"}, **logs)
         except BaseException as e:  # noqa: BLE001 — reported by the waiting thread
             box["error"] = e
             return
