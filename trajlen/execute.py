@@ -1,11 +1,12 @@
 """Pipeline stage 5½ — where chunks of tasks run: in this process, on local joblib workers, or on a
-dask cluster; and how a sweep survives a worker that dies.
+dask cluster (:mod:`trajlen.cluster`); how a sweep survives a worker that dies, and why it always ends.
 
 A *unit* is a list of tasks run together on one worker (a chunk, or a single task while a culprit is
 being isolated). A pool's :meth:`run` yields ``(index, outcome)`` for every unit it was given, in
 completion order; the outcome is the unit's rows, :data:`NOT_RUN` (a crash aborted the batch before the
 unit started: run it again, no blame) or a :class:`Died` (the unit was running when its worker process
-died). :func:`drive` turns these into shards and, when a worker dies, isolates the task that killed it:
+died, or its runner raised). :func:`drive` turns these into shards and, when a worker dies, isolates
+the task that killed it:
 
 1. a chunk that was running when a worker died is split into single tasks, run again in parallel;
 2. a single task that was running when a worker died becomes a *suspect* and is later run alone, so
@@ -13,12 +14,17 @@ died). :func:`drive` turns these into shards and, when a worker dies, isolates t
 3. a suspect that kills its worker when running alone more than ``max_retries`` times is recorded as
    a ``worker_died`` failure row — the sweep finishes and a rerun does not try it again.
 
-Local joblib (loky) workers report which units are *running* through marker files in a temporary
-directory (a crashed pool says only that some worker died, and takes every running unit with it).
-On dask, the scheduler already re-runs a task whose worker died on other workers
-(``distributed.scheduler.allowed-failures``, default 3) before it raises ``KilledWorker``; a task
-queued on the same worker can be caught too, so a single task with ``KilledWorker`` is still run
-alone once, and recorded if it fails again.
+A sweep always ends. A pool raises :class:`Stalled` when for ``stall_timeout`` seconds no unit has
+finished and no worker has shown that it is working on one: local workers touch their unit's marker
+file every :data:`HEARTBEAT_S` (a stopped or frozen process stops touching it; until the first sign
+of life in a batch, :data:`START_GRACE_S` at least is allowed for starting workers); on dask, a unit is
+alive while the scheduler reports it processing on a connected worker (a cluster with no workers has
+none). A slow unit is therefore never a stall; lost or frozen workers are.
+
+Workers die with their driver: a worker that is a child process of the driver (loky, and the workers
+of a dask ``LocalCluster``) runs a guard thread that exits the process as soon as its parent is gone
+(its parent pid changes), so a SIGKILLed sweep leaves no process computing. (The guard runs between
+Python bytecodes: a compiled numba call holding the GIL finishes first.)
 
 The rows never depend on where a unit ran: every task is computed by :func:`run_unit` with BLAS
 limited to one thread (scipy tasks), so thread counts cannot change rounding.
@@ -27,13 +33,15 @@ limited to one thread (scipy tasks), so thread counts cannot change rounding.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
+import queue
 import re
 import shutil
 import signal
 import tempfile
-import uuid
+import threading
+import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,14 +50,25 @@ from typing import Any
 from .pipeline import Task, run_tasks
 from .spec import SpecError
 
-__all__ = ["NOT_RUN", "Died", "run_unit", "InProcessPool", "JoblibPool", "DaskPool", "drive",
-           "dask_client", "validate_scheduler"]
+__all__ = ["NOT_RUN", "Died", "Stalled", "WorkerLost", "run_unit", "InProcessPool", "JoblibPool",
+           "drive", "validate_scheduler"]  # and, from trajlen.cluster: DaskPool, dask_client
 
 Runner = Callable[[Sequence[Task]], list[dict]]
 Unit = list[Task]
 
-#: How long to wait for a dask scheduler to answer and for its first worker, in seconds.
+#: How long to wait for a dask scheduler (or a LocalCluster) to answer and for its first worker, s.
 CONNECT_TIMEOUT_S = 20.0
+#: A sweep with no finished unit and no sign of a working worker for this long ends (exit status 3).
+STALL_TIMEOUT_S = 300.0
+#: How often a local worker proves it is alive (touches its unit's marker) and checks its parent.
+HEARTBEAT_S = 1.0
+#: How often a pool looks at its workers while it waits for results.
+POLL_S = 0.5
+#: Local workers may take this long to show the first sign of life in a batch (process start and
+#: imports on a loaded machine) before a shorter ``stall_timeout`` applies.
+START_GRACE_S = 60.0
+#: Exit status of a worker process whose driver died.
+EXIT_ORPHANED = 70
 
 _SCHEDULER_RE = re.compile(r"^(local(:[1-9][0-9]*)?|[a-z][a-z0-9+.-]*://\S+)$")
 
@@ -64,15 +83,27 @@ NOT_RUN = _NotRun()
 
 @dataclass(frozen=True)
 class Died:
-    """The unit was running when its worker died.
+    """The unit was running when its worker died (or its runner raised).
 
-    ``certain``: it was the only unit running, so it was the cause. ``final``: the executor has
-    already retried it on other workers (dask's ``KilledWorker``): record it without retrying.
+    ``certain``: it was the only unit running, so it was the cause. ``final``: retrying cannot help
+    (dask's ``KilledWorker``: the scheduler retried already; an exception the runner raised).
     """
 
     message: str
     certain: bool = False
     final: bool = False
+
+
+class Stalled(RuntimeError):
+    """No unit finished and no worker worked for ``--stall-timeout`` seconds; the sweep ends."""
+
+
+class WorkerLost(UserWarning):
+    """A worker process died or left the cluster (one line each; the sweep recovers)."""
+
+
+def stall_message(timeout: float, why: str) -> str:
+    return f"no unit finished and no worker worked on one for {timeout:g} s (--stall-timeout): {why}"
 
 
 _controller = None
@@ -90,22 +121,61 @@ def _one_blas_thread():
     return _controller.limit(limits=1)
 
 
-def run_unit(index: int, unit: Unit, runner: Runner | None = None,
-             marker: str | None = None) -> tuple[int, list[dict]]:
-    """Worker side: run one unit and return ``(index, rows)``.
+_guard: dict[str, Any] = {"thread": None, "marker": None}
 
-    ``marker`` (local pools only) is a file that exists while the unit runs, so that after a pool
-    crash the driver knows which units were running. Scipy units run with one BLAS thread: worker
-    pools provide the parallelism, and results must not depend on how many threads a BLAS call used.
+
+def _guard_loop(parent: int) -> None:
+    while True:
+        if os.getppid() != parent:  # reparented: the driver is gone, nobody will read our rows
+            os._exit(EXIT_ORPHANED)
+        marker = _guard["marker"]
+        if marker is not None:
+            with contextlib.suppress(OSError):
+                os.utime(marker)  # heartbeat: this worker is alive and on its unit
+        time.sleep(HEARTBEAT_S)
+
+
+def _start_guard(driver_pid: int | None) -> None:
+    """In a worker process whose parent is the driver: start the guard thread (once)."""
+    if driver_pid is None or os.getpid() == driver_pid or os.getppid() != driver_pid:
+        return  # in the driver itself, or not its child (a remote worker): nothing to guard
+    if _guard["thread"] is None:
+        t = threading.Thread(target=_guard_loop, args=(driver_pid,), daemon=True,
+                             name="trajlen-worker-guard")
+        t.start()
+        _guard["thread"] = t
+
+
+def run_unit(index: int, unit: Unit, runner: Runner | None = None, marker: str | None = None,
+             driver_pid: int | None = None) -> tuple[int, Any]:
+    """Worker side: run one unit and return ``(index, rows)``, or ``(index, Died)`` if the runner
+    raised (a :class:`SpecError` — bad input — propagates).
+
+    ``marker`` (local pools only) is a file that exists while the unit runs, holding this process's
+    pid, so that after a pool crash the driver knows which units were running (and, on a stall, which
+    processes to stop); it is touched every :data:`HEARTBEAT_S` as a heartbeat. ``driver_pid``: the
+    driver's pid, to start the parent-death guard in its child processes. Scipy units run with one
+    BLAS thread: worker pools provide the parallelism, and results must not depend on how many
+    threads a BLAS call used.
     """
+    _start_guard(driver_pid)
     if marker is not None:
-        Path(marker).touch()
+        Path(marker).write_text(str(os.getpid()))
+        _guard["marker"] = marker
     runner = run_tasks if runner is None else runner
-    if any(t.solver.backend == "torch" for t in unit):
-        rows = runner(unit)
-    else:
-        with _one_blas_thread():
+    try:
+        if any(t.solver.backend == "torch" for t in unit):
             rows = runner(unit)
+        else:
+            with _one_blas_thread():
+                rows = runner(unit)
+    except SpecError:
+        raise
+    except Exception as e:  # noqa: BLE001 — the runner's own failure: a recorded row, not a crash
+        text = str(e).splitlines()[0] if str(e) else ""
+        rows = Died(f"{type(e).__name__}: {text}", certain=True, final=True)
+    finally:
+        _guard["marker"] = None
     if marker is not None:  # finished: a crash from now on (before the driver has the rows) is
         Path(marker).unlink()  # not this unit's fault
     return index, rows
@@ -132,81 +202,127 @@ def _worker_death_errors() -> tuple[type[BaseException], ...]:
     return (TerminatedWorkerError, BrokenProcessPool)
 
 
+def _kill_children(pids: Sequence[int]) -> None:
+    """SIGKILL those of ``pids`` that are still this process's children (never anyone else's)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with distributed
+        return
+    for pid in pids:
+        with contextlib.suppress(psutil.Error, OSError):
+            if psutil.Process(pid).ppid() == os.getpid():
+                os.kill(pid, signal.SIGKILL)
+
+
 class JoblibPool:
     """Units on ``n_jobs`` joblib worker processes (loky), results as they complete.
 
     ``executor``, if given, is called with no argument and must return a ``joblib.Parallel``-like
     callable (e.g. ``lambda: Parallel(n_jobs=4, backend="loky", return_as="generator_unordered")``).
+    ``tmp_dir``: where the running markers and joblib's memmapping folder go (the store's ``tmp/``;
+    default the system's). ``stall_timeout``: see the module docstring (None: wait forever).
     """
 
-    def __init__(self, n_jobs: int, runner: Runner | None = None, executor: Callable | None = None):
+    def __init__(self, n_jobs: int, runner: Runner | None = None, executor: Callable | None = None,
+                 tmp_dir: str | Path | None = None, stall_timeout: float | None = None):
         self.width = max(2, n_jobs)  # one task alone must still run in a worker, not in the driver
         self.runner = runner
         self.executor = executor
+        self.tmp_dir = None if tmp_dir is None else Path(tmp_dir)
+        self.stall_timeout = stall_timeout
+        self.deaths = 0
+
+    def _parallel(self):
+        from joblib import Parallel
+
+        if self.executor is not None:
+            return self.executor()
+        # batch_size=1: a unit is already a chunk; joblib's auto-batching would queue several
+        # on one worker while the other idles.
+        temp = None if self.tmp_dir is None else str(self.tmp_dir / "joblib")
+        return Parallel(n_jobs=self.width, return_as="generator_unordered", batch_size=1,
+                        temp_folder=temp)
 
     def run(self, units: Sequence[Unit]) -> Iterator[tuple[int, Any]]:
-        from joblib import Parallel, delayed
+        from joblib import delayed
 
-        marks = Path(tempfile.mkdtemp(prefix="trajlen-running-"))
-        done: set[int] = set()
-        try:
-            # batch_size=1: a unit is already a chunk; joblib's auto-batching would queue several
-            # on one worker while the other idles.
-            par = (self.executor() if self.executor is not None else
-                   Parallel(n_jobs=self.width, return_as="generator_unordered", batch_size=1))
-            calls = (delayed(run_unit)(i, u, self.runner, str(marks / str(i)))
-                     for i, u in enumerate(units))
+        if self.tmp_dir is not None:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        marks = Path(tempfile.mkdtemp(prefix="trajlen-running-", dir=self.tmp_dir))
+        calls = (delayed(run_unit)(i, u, self.runner, str(marks / str(i)), os.getpid())
+                 for i, u in enumerate(units))
+        results: queue.Queue = queue.Queue()
+        par = self._parallel()
+
+        def pump() -> None:  # joblib's generator blocks: read it here, watch the workers there
             try:
-                for i, rows in par(calls):
-                    done.add(i)
-                    yield i, rows
-            except _worker_death_errors() as e:
-                msg = str(e).splitlines()[0]
-                running = [i for i in range(len(units)) if i not in done and (marks / str(i)).exists()]
-                for i in range(len(units)):
-                    if i not in done:
-                        yield i, Died(msg, certain=len(running) == 1) if i in running else NOT_RUN
+                for item in par(calls):
+                    results.put(("rows", item))
+                results.put(("end", None))
+            except BaseException as e:  # noqa: BLE001 — handed to the driver thread
+                results.put(("error", e))
+
+        thread = threading.Thread(target=pump, daemon=True, name="trajlen-joblib-results")
+        thread.start()
+        done: set[int] = set()
+        ended = False
+        try:
+            last, started = time.time(), False
+            while True:
+                try:
+                    kind, item = results.get(timeout=POLL_S)
+                except queue.Empty:
+                    beat = _newest_mtime(marks)
+                    started = started or beat > 0
+                    last = max(last, beat)
+                    limit = self.stall_timeout if started else max(self.stall_timeout or 0, START_GRACE_S)
+                    if self.stall_timeout and time.time() - last > limit:
+                        raise Stalled(stall_message(self.stall_timeout, "the local worker processes "
+                                                    "are stopped or hung")) from None
+                    continue
+                if kind == "rows":
+                    done.add(item[0])
+                    last, started = time.time(), True
+                    yield item
+                    continue
+                ended = True
+                if kind == "error":
+                    if not isinstance(item, _worker_death_errors()):
+                        raise item
+                    yield from self._after_death(item, units, done, marks)
+                return
         finally:
+            if not ended:  # interrupted, stalled, or abandoned: stop what is still running
+                _kill_children(_marker_pids(marks))
+                thread.join(timeout=10)
             shutil.rmtree(marks, ignore_errors=True)
 
+    def _after_death(self, error: BaseException, units, done: set[int], marks: Path):
+        msg = str(error).splitlines()[0]
+        running = [i for i in range(len(units)) if i not in done and (marks / str(i)).exists()]
+        self.deaths += 1
+        warnings.warn(f"a local worker process died ({msg}); rerunning the {len(running)} unit(s) it "
+                      f"may have been running (death {self.deaths} of this sweep)", WorkerLost,
+                      stacklevel=4)
+        for i in range(len(units)):
+            if i not in done:
+                yield i, Died(msg, certain=len(running) == 1) if i in running else NOT_RUN
 
-class DaskPool:
-    """Units as futures on a ``distributed.Client``, results as they complete.
 
-    We submit futures ourselves rather than through joblib's dask backend: that backend never
-    delivers a ``KilledWorker`` to ``Parallel`` (it sets the exception on a future nobody waits for),
-    so a sweep whose worker died would hang forever.
-    """
+def _newest_mtime(marks: Path) -> float:
+    newest = 0.0
+    for m in marks.iterdir() if marks.is_dir() else ():
+        with contextlib.suppress(OSError):
+            newest = max(newest, m.stat().st_mtime)
+    return newest
 
-    def __init__(self, client, runner: Runner | None = None):
-        self.client = client
-        self.runner = runner
-        self.width = max(1, sum(client.nthreads().values()))
 
-    def run(self, units: Sequence[Unit]) -> Iterator[tuple[int, Any]]:
-        from distributed import as_completed
-        from distributed.scheduler import KilledWorker
-
-        futures = {}
-        try:
-            for i, u in enumerate(units):
-                fut = self.client.submit(run_unit, i, u, self.runner, None, pure=False,
-                                         key=f"trajlen-unit-{uuid.uuid4().hex}")
-                futures[fut] = i
-            for fut in as_completed(list(futures)):
-                i = futures[fut]
-                if fut.status == "error":
-                    exc = fut.exception()
-                    if isinstance(exc, KilledWorker):
-                        # The scheduler has retried it already (final), but a task merely queued
-                        # on the dying worker gets KilledWorker too: certain only when alone.
-                        yield i, Died(str(exc).splitlines()[0], certain=len(units) == 1,
-                                      final=True)
-                        continue
-                    fut.result()  # re-raises the worker's exception with its traceback
-                yield i, fut.result()[1]
-        finally:
-            self.client.cancel(list(futures))
+def _marker_pids(marks: Path) -> list[int]:
+    pids = []
+    for m in marks.iterdir() if marks.is_dir() else ():
+        with contextlib.suppress(OSError, ValueError):
+            pids.append(int(m.read_text()))
+    return pids
 
 
 def drive(pool, units: Sequence[Unit], on_rows: Callable[[Unit, list[dict]], None],
@@ -217,6 +333,7 @@ def drive(pool, units: Sequence[Unit], on_rows: Callable[[Unit, list[dict]], Non
     ``on_dead(task, message)`` for a task that killed its worker ``max_retries + 1`` times alone.
     Work that cannot be blamed runs first: units a crash merely aborted, then the tasks of chunks
     that were running when a worker died (in parallel), and only then, one at a time, the suspects.
+    A pool's :class:`Stalled` propagates (every shard written so far is kept).
     """
     pending: list[Unit] = list(units)  # never involved in a death
     split: list[Unit] = []  # single tasks of a chunk that was running when its worker died
@@ -259,80 +376,10 @@ def validate_scheduler(scheduler: str) -> str:
     return scheduler
 
 
-def _worker_trajlen_version() -> str:
-    from . import __version__
+def __getattr__(name: str):
+    """``DaskPool`` and ``dask_client`` live in :mod:`trajlen.cluster` (imported on first use)."""
+    if name in ("DaskPool", "dask_client"):
+        from . import cluster
 
-    return __version__
-
-
-@contextlib.contextmanager
-def dask_client(scheduler: Any, timeout: float = CONNECT_TIMEOUT_S) -> Iterator[Any]:
-    """A ``distributed.Client`` for ``scheduler``: a Client (used as is), ``"local"``/``"local:N"``
-    (a LocalCluster of N single-threaded worker processes, closed afterwards) or an address.
-
-    Connection problems raise :class:`SpecError` naming ``--scheduler``.
-    """
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise SpecError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
-    if isinstance(scheduler, Client):
-        yield scheduler
-        return
-    validate_scheduler(scheduler)
-    cluster = None
-    try:
-        if scheduler.startswith("local"):
-            n = int(scheduler.partition(":")[2] or (os.cpu_count() or 1))
-            # Workers started with SIGINT ignored ignore it too: Ctrl-C then reaches only this
-            # process, which stops the sweep cleanly and closes the cluster (no worker tracebacks).
-            with _sigint_ignored():
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)
-            client = Client(cluster)
-        else:
-            client = Client(scheduler, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as e:
-        if cluster is not None:
-            cluster.close()
-        raise SpecError(f"--scheduler {scheduler}: cannot connect ({type(e).__name__}: "
-                        f"{str(e).splitlines()[0] if str(e) else ''})") from None
-    try:
-        _check_workers(client, scheduler, timeout)
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    try:
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
-def _check_workers(client, scheduler: str, timeout: float) -> None:
-    from . import __version__
-
-    try:
-        client.wait_for_workers(1, timeout=timeout)
-    except (TimeoutError, OSError):
-        raise SpecError(f"--scheduler {scheduler}: no worker joined within {timeout:.0f} s "
-                        "(start some with: dask worker ADDRESS)") from None
-    try:
-        found = client.run(_worker_trajlen_version)
-    except Exception as e:  # noqa: BLE001 — whatever unpickling on the worker raised
-        raise SpecError(f"--scheduler {scheduler}: workers cannot import trajlen (install it in every "
-                        f"worker's environment): {type(e).__name__}: {e}") from None
-    other = sorted({v for v in found.values() if v != __version__})
-    if other:
-        raise SpecError(f"--scheduler {scheduler}: workers run trajlen {', '.join(other)}, this is "
-                        f"{__version__}; install the same version everywhere")
+        return getattr(cluster, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -84,6 +84,8 @@ SINGLE_FLAGS: dict[str, tuple[str, type, tuple | None, object]] = {
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
+#: Exit status of a sweep ended by its --stall-timeout watchdog (completed shards kept).
+EXIT_STALLED = 3
 EXIT_TERMINATED = 143
 
 
@@ -147,7 +149,12 @@ def make_parser(prog: str = "python -m trajlen.sweep") -> argparse.ArgumentParse
                         "tcp://HOST:8786'), or local:N for a LocalCluster of N worker processes "
                         "(local: one per core); --jobs is then ignored")
     x.add_argument("--connect-timeout", type=_finite_float, default=X.CONNECT_TIMEOUT_S, metavar="S",
-                   help="seconds to wait for the --scheduler to answer and for its first worker")
+                   help="seconds to wait for the --scheduler to answer (or a local:N cluster to "
+                        "start) and for its first worker")
+    x.add_argument("--stall-timeout", type=_finite_float, default=X.STALL_TIMEOUT_S, metavar="S",
+                   help="end the sweep (exit status 3, completed shards kept) when for S seconds no "
+                        "chunk finished and no worker worked on one (workers lost, frozen, or a "
+                        "cluster with no workers; a slow chunk is not a stall); 0: wait forever")
     x.add_argument("--chunk-size", type=int, default=None,
                    help="tasks per worker chunk and result shard (default: 4 scipy, 64 torch or numba)")
     x.add_argument("--max-retries", type=int, default=2,
@@ -271,7 +278,8 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
               progress: bool = True, executor: Callable | None = None, *,
               scheduler: Any = None, max_retries: int = 2,
               runner: Callable[[Sequence[Task]], list[dict]] | None = None,
-              connect_timeout: float = X.CONNECT_TIMEOUT_S) -> SweepResult:
+              connect_timeout: float = X.CONNECT_TIMEOUT_S,
+              stall_timeout: float | None = X.STALL_TIMEOUT_S) -> SweepResult:
     """Run the tasks not yet in the store at ``out`` and return this sweep's rows.
 
     Parameters
@@ -289,6 +297,8 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
     runner : the function a worker applies to a chunk (default :func:`trajlen.pipeline.run_tasks`);
         tests inject faults through it.
     connect_timeout : seconds to wait for a scheduler address to answer and for its first worker.
+    stall_timeout : seconds without a finished chunk or a working worker after which the sweep
+        raises :class:`trajlen.execute.Stalled` (None or 0: never); not for ``jobs=1``.
 
     Each chunk's rows are written as one shard by this process as soon as the chunk finishes, so an
     interrupted sweep loses at most the chunks in flight, and a rerun computes only what is missing.
@@ -305,6 +315,7 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
         X.validate_scheduler(scheduler)
     store = ResultStore(out, SCHEMA_VERSION)
     with store.lock():
+        store.plan([t.task_id for t in tasks])  # this sweep's shards are not foreign
         done = store.done_ids()
         todo = [t for t in tasks if t.task_id not in done]
         torch = any(t.solver.backend == "torch" for t in todo)
@@ -330,7 +341,7 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
             if chunks:
                 # no more local workers than chunks: each one costs a process start
                 with _pool(scheduler, min(n_jobs, len(chunks)), executor, runner,
-                           connect_timeout) as pool:
+                           connect_timeout, store, stall_timeout) as pool:
                     X.drive(pool, chunks, on_rows, on_dead, max_retries=max_retries)
         finally:
             bar.close()
@@ -342,12 +353,13 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
 
 
 @contextlib.contextmanager
-def _pool(scheduler: Any, n_jobs: int, executor: Callable | None, runner, timeout: float):
+def _pool(scheduler: Any, n_jobs: int, executor: Callable | None, runner, timeout: float,
+          store: ResultStore, stall_timeout: float | None):
     if scheduler is not None:
-        with X.dask_client(scheduler, timeout) as client:
-            yield X.DaskPool(client, runner)
+        with X.dask_client(scheduler, timeout, log_dir=store.log_dir, local_dir=store.tmp_dir) as client:
+            yield X.DaskPool(client, runner, stall_timeout=stall_timeout)
     elif executor is not None or n_jobs > 1:
-        yield X.JoblibPool(n_jobs, runner, executor)
+        yield X.JoblibPool(n_jobs, runner, executor, tmp_dir=store.tmp_dir, stall_timeout=stall_timeout)
     else:
         yield X.InProcessPool(runner)
 
@@ -524,7 +536,8 @@ def _clean_signals():
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The CLI. Returns the exit status: 0 done (failure rows included), 2 bad input (one line on
-    stderr naming the flag or field), 130 interrupted (completed shards kept; rerun to resume)."""
+    stderr naming the flag or field), 3 stalled (``--stall-timeout``: no progress; completed shards
+    kept), 130 interrupted (completed shards kept; rerun to resume)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = make_parser()
     try:
@@ -548,6 +561,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 X.validate_scheduler(args.scheduler)
             if args.connect_timeout <= 0:
                 raise SpecError(f"connect-timeout must be > 0 seconds, got {args.connect_timeout!r}")
+            if args.stall_timeout < 0:
+                raise SpecError(f"stall-timeout must be >= 0 seconds (0: never), got {args.stall_timeout!r}")
             store = ResultStore(args.out, SCHEMA_VERSION)  # refuses another schema before any work
             if args.dry_run:
                 _check_samples_seed(samples, seed)
@@ -561,10 +576,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             tasks = build_tasks(values, samples, seed, args.params)
             res = run_sweep(tasks, args.out, jobs=args.jobs, chunk_size=args.chunk_size,
                             progress=not args.quiet, scheduler=args.scheduler,
-                            max_retries=args.max_retries, connect_timeout=args.connect_timeout)
+                            max_retries=args.max_retries, connect_timeout=args.connect_timeout,
+                            stall_timeout=args.stall_timeout)
     except SpecError as e:
         print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except X.Stalled as e:
+        n = len(store.shards()) if store is not None else 0
+        print(f"{prog}: stalled: {_one_line(e)}; {n} completed shard(s) kept in {args.out}; rerun the "
+              "same command to resume", file=sys.stderr)
+        return EXIT_STALLED
     except KeyboardInterrupt as e:
         n = len(store.shards()) if store is not None else 0
         what = "terminated" if type(e).__name__ == "_Terminated" else "interrupted"
