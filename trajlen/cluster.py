@@ -259,7 +259,7 @@ def dask_client(scheduler: Any, timeout: float = CONNECT_TIMEOUT_S, log_dir: str
     try:
         from distributed import Client
     except ImportError:
-        raise SpecError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from None
+        raise SpecError("--scheduler needs dask.distributed: pip install 'trajlen[dask]'") from None
     if isinstance(scheduler, Client):
         with _logs_to(None if log_dir is None else Path(log_dir)):
             yield scheduler

@@ -95,7 +95,8 @@ def reproduce(study, semantics: str, *, samples: int | None = None, quick: bool 
                             f"{study.name} ({semantics}); run without --draw-only first "
                             "(or add --partial)")
     else:
-        res = run_sweep(tasks, store, jobs=jobs, progress=progress)
+        res = run_sweep(tasks, store, jobs=jobs, progress=progress,
+                        notify=(lambda m: print(m, file=sys.stderr, flush=True)) if progress else None)
         table, n_computed = res.table, res.n_computed
     solve_s = time.perf_counter() - start
     files = study.draw(table, Path(figures) / study.name, semantics)

@@ -42,7 +42,7 @@ _COLUMNS = [
     ("length", _F), ("lengths", _L), ("var_pc1", _F), ("var_pc2", _F), ("var_pc1_layers", _L),
     ("var_pc2_layers", _L), ("z_norm", _F), ("z_norm_code", _F), ("L", _F),
     ("steps_per_interval", _F), ("wall_s", _F), ("trajlen_version", _S), ("numpy_version", _S),
-    ("scipy_version", _S), ("sklearn_version", _S), ("torch_version", _S),
+    ("scipy_version", _S), ("sklearn_version", _S), ("torch_version", _S), ("numba_version", _S),
 ]
 #: The Arrow schema of every shard of ``SCHEMA_VERSION`` 1: change it only with a schema bump.
 ROW_SCHEMA = pa.schema([pa.field(n, t, nullable=n in _NULLABLE) for n, t in _COLUMNS])

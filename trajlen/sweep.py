@@ -279,7 +279,8 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
               scheduler: Any = None, max_retries: int = 2,
               runner: Callable[[Sequence[Task]], list[dict]] | None = None,
               connect_timeout: float = X.CONNECT_TIMEOUT_S,
-              stall_timeout: float | None = X.STALL_TIMEOUT_S) -> SweepResult:
+              stall_timeout: float | None = X.STALL_TIMEOUT_S,
+              notify: Callable[[str], None] | None = None) -> SweepResult:
     """Run the tasks not yet in the store at ``out`` and return this sweep's rows.
 
     Parameters
@@ -299,6 +300,8 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
     connect_timeout : seconds to wait for a scheduler address to answer and for its first worker.
     stall_timeout : seconds without a finished chunk or a working worker after which the sweep
         raises :class:`trajlen.execute.Stalled` (None or 0: never); not for ``jobs=1``.
+    notify : called with a one-line message when the compiled kernel is built for this machine (first
+        use), before any worker starts.
 
     Each chunk's rows are written as one shard by this process as soon as the chunk finishes, so an
     interrupted sweep loses at most the chunks in flight, and a rerun computes only what is missing.
@@ -326,6 +329,7 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
         if not torch:  # torch chunks are batches: keep a configuration's networks together
             todo = _round_robin(todo)
         chunks = _chunks(todo, chunk_size)
+        _compile_first(todo, notify)
         bar = tqdm(total=len(todo), desc="networks", unit="net", disable=not progress or not todo,
                    dynamic_ncols=True)
 
@@ -350,6 +354,25 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
     mine = table[table["task_id"].isin(ids)].reset_index(drop=True) if not table.empty else table
     return SweepResult(mine, len(todo), len(tasks) - len(todo), time.perf_counter() - start,
                        [t.task_id for t in tasks])
+
+
+#: CPU seconds a first use of the compiled kernel takes to build it (BENCHMARKS.md, "Kernel compile
+#: time"); what the one-time notice says.
+COMPILE_ESTIMATE_S = 20
+
+
+def _compile_first(tasks: Sequence[Task], notify: Callable[[str], None] | None) -> None:
+    """Build (or load) the compiled kernels the numba tasks need here, in the driver, before workers
+    start: they then load them from the cache instead of each compiling them."""
+    methods = sorted({t.solver.method for t in tasks if t.solver.backend == "numba"})
+    if not methods:
+        return
+    from .solve import compiled
+
+    if not compiled.kernel_cached(methods) and notify is not None:
+        notify(f"compiling the solver kernel for this machine (once, ~{COMPILE_ESTIMATE_S} s; "
+               f"cached in {compiled.CACHE})")
+    compiled.warm_up(methods)
 
 
 @contextlib.contextmanager
@@ -577,7 +600,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = run_sweep(tasks, args.out, jobs=args.jobs, chunk_size=args.chunk_size,
                             progress=not args.quiet, scheduler=args.scheduler,
                             max_retries=args.max_retries, connect_timeout=args.connect_timeout,
-                            stall_timeout=args.stall_timeout)
+                            stall_timeout=args.stall_timeout,
+                            notify=None if args.quiet else _note)
     except SpecError as e:
         print(f"{prog}: error: {_one_line(e)}", file=sys.stderr)
         return 2
@@ -598,6 +622,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_summary(summarize(res.table)))
         print(format_failures(res.failures, len(res.table)))
     return 0
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
