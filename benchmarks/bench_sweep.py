@@ -31,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from trajlen.sweep import build_tasks, run_sweep  # noqa: E402
+from trajlen.driver import run_sweep  # noqa: E402
+from trajlen.tasks import build_tasks  # noqa: E402
 
 SECTION = "## Sweep throughput"
 

@@ -10,7 +10,10 @@ executors"). Changed since, on purpose, and only there: the torch executor's ref
 (48 of its 216 cases, by at most 7.4e-16 relative; var_pc1 likewise) when its after-the-fact dense
 output moved to the one shared rule (:func:`trajlen.solve.output.dense_point`, a sequential sum over
 the powers instead of a matmul). Every step count, rejection, nfev and L is as recorded on 1117469,
-and every numba and scipy case bit-identical.
+and every numba and scipy case bit-identical. L was then redefined (issue "Every row means what it
+says"): it is counted from the solver's steps, ``refine × n_accepted / n_samples``, whatever the
+output, so the 311 cases whose output was a grid, or steps under the reference semantics, were
+re-recorded with the new L — their steps, nfev and lengths unchanged.
 """
 
 from __future__ import annotations

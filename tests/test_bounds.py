@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 from trajlen import bounds as B
+from trajlen.driver import run_sweep
 from trajlen.results import read_results
 from trajlen.spec import SpecError
-from trajlen.sweep import build_tasks, run_sweep
+from trajlen.tasks import build_tasks
 
 K, SW, SB = 100.0, math.sqrt(2.0), 1.0
 LI = 2 * math.pi

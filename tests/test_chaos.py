@@ -23,10 +23,12 @@ import pandas as pd
 import psutil
 import pytest
 
+from trajlen.driver import run_sweep
 from trajlen.pipeline import SCHEMA_VERSION
 from trajlen.results import ResultStore, read_results
 from trajlen.spec import SpecError
-from trajlen.sweep import build_tasks, main, run_sweep
+from trajlen.sweep import main
+from trajlen.tasks import build_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = {"model": ["node", "ctrnn", "ltc"], "width": [6], "rtol": [1e-8], "atol": [1e-10],
@@ -165,7 +167,7 @@ def test_random_worker_kills(where, tasks, reference, tmp_path, capsys):
     assert 1 <= len(capsys.readouterr().err.strip().splitlines()) <= 2  # the damaged shard(s)
     _assert_accounted(out, tasks, reference)
     assert main([*ARGS[:-1], "--jobs", "1", "--out", str(out)]) == 0  # usable: nothing left to do
-    assert f"(0 computed, {len(tasks)} already in" in capsys.readouterr().out
+    assert f"(0 computed, {len(tasks)} already there" in capsys.readouterr().out
 
 
 @pytest.mark.slow

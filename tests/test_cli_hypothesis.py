@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from trajlen import spec as S
 from trajlen.spec import SpecError
-from trajlen.sweep import SINGLE_FLAGS, SWEEP_FLAGS, build_tasks, main
+from trajlen.sweep import SINGLE_FLAGS, SWEEP_FLAGS, main
+from trajlen.tasks import build_tasks
 
 TMP = Path(tempfile.mkdtemp(prefix="trajlen-hyp-"))
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
@@ -91,7 +92,7 @@ def test_cli_flags_give_a_sweep_or_one_clean_line(argv, capsys):
     (["--scheduler", "localhost"], "--scheduler"),
     (["--scheduler", "local:0"], "--scheduler"),
     (["--connect-timeout", "0"], "connect-timeout"),
-    (["--params", str(TMP / "missing.npz")], "missing.npz"),
+    (["--params", str(TMP / "missing.npz"), "--activation", "tanh"], "missing.npz"),
     (["--study", str(TMP / "missing.toml")], "missing.toml"),
     (["--widht", "10"], "--widht"),
     (["--backend", "scipy", "--method", "euler"], "method"),
@@ -183,7 +184,7 @@ BOUNDS_SRC = TMP / "bounds-src"   # a user's conjecture file, for --bound-functi
 @pytest.fixture(scope="module")
 def bounds_store() -> Path:
     """A tiny store (scipy, width 4 and 6, N-ODE and static network, 2 samples), built once."""
-    from trajlen.sweep import run_sweep
+    from trajlen.driver import run_sweep
 
     out = TMP / "bounds-store"
     tasks = build_tasks({"model": ["node", "mlp"], "activation": ["hardtanh"], "width": [4, 6],

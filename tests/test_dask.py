@@ -6,7 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from trajlen.sweep import build_tasks, main, run_sweep
+from trajlen.driver import run_sweep
+from trajlen.sweep import main
+from trajlen.tasks import build_tasks
 
 VALUES = {"model": ["node", "ctrnn", "ltc"], "width": [10]}
 

@@ -14,9 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trajlen.driver import run_sweep
 from trajlen.execute import NOT_RUN, Died, drive
 from trajlen.pipeline import run_tasks
-from trajlen.sweep import build_tasks, failure_counts, main, run_sweep, summarize
+from trajlen.summary import failure_counts, summarize
+from trajlen.sweep import main
+from trajlen.tasks import build_tasks
 
 #: The scipy backend, because the blow-up is injected through its VectorField.
 BASE = {"model": ["node", "ctrnn"], "width": [10], "backend": ["scipy"]}

@@ -44,9 +44,23 @@ def test_constant_states_give_nan_variance_and_zero_length():
     assert arc_length(z) == 0.0 and np.all(np.isnan(ratio))
 
 
-def test_computational_depth_counts_points_in_half_open_intervals():
-    T = 2 * np.pi
-    t = np.array([0.0, 0.5, 1.0, T / 2, T])
-    assert computational_depth(t, 100, T) == pytest.approx(4 / 100)  # t = 0 never counts
-    assert computational_depth(np.array([0.0, T + 1e-9]), 100, T) == 0.0
+def test_computational_depth_is_main_m_count_of_the_steps():
+    """L = Refine points of every accepted step in (0, 2π] over the 100-entry array main.m averages
+    (its last entry always 0): 4 × 25 steps / 100; without Refine, steps / 100."""
+    assert computational_depth(25, 4, 100) == 1.0
+    assert computational_depth(99, 1, 100) == pytest.approx(0.99)
     assert steps_per_interval(99, 100) == 1.0
+
+
+def test_L_does_not_depend_on_the_output_points():
+    """The same network with output steps, refine and grid: the same L and steps per interval."""
+    from trajlen.pipeline import Task, run_tasks
+    from trajlen.spec import make_specs
+
+    rows = []
+    for output in ("refine", "steps", "grid"):
+        net, inp, sol = make_specs("reference", model="ltc", activation="tanh", width=10,
+                                   output=output, backend="scipy")
+        rows += run_tasks([Task(net, inp, sol, 0, 0)])
+    assert len({(r["L"], r["steps_per_interval"], r["n_accepted"]) for r in rows}) == 1
+    assert rows[0]["L"] == 4 * rows[0]["n_accepted"] / 100

@@ -93,7 +93,7 @@ def _resume(out: Path, capsys) -> int:
     capsys.readouterr()
     assert main([*ARGS, "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    m = re.search(r"(\d+) networks \((\d+) computed, (\d+) already in", text)
+    m = re.search(r"(\d+) networks \((\d+) computed, (\d+) already there", text)
     assert m and int(m[1]) == N_TASKS
     assert int(m[2]) + int(m[3]) == N_TASKS
     return int(m[2])
@@ -144,7 +144,7 @@ def test_corrupt_and_partial_shards_are_recomputed_with_a_warning(tmp_path, refe
     cap = capsys.readouterr()
     assert cap.err.count("warning: result shard") == 2
     assert "will be recomputed" in cap.err
-    assert f"(4 computed, {N_TASKS - 4} already in" in cap.out
+    assert f"(4 computed, {N_TASKS - 4} already there" in cap.out
     pd.testing.assert_frame_equal(_table(out), reference)
     assert len(list((out / "shards").glob("*.corrupt"))) == 2
 

@@ -68,7 +68,7 @@ def test_solver_errors(kwargs, field):
     (dict(method="DOP853", max_seconds=3.0), "scipy"),
     (dict(method="LSODA"), "scipy"), (dict(method="DOP853"), "scipy"), (dict(method="BDF"), "scipy"),
     (dict(method="fused"), "torch"), (dict(method="rk4"), "torch"),
-    (dict(dtype="float32"), "torch"), (dict(device="cuda"), "torch"),
+    (dict(dtype="float32"), "torch"),
 ])
 def test_auto_backend_resolves_once_and_is_recorded(kwargs, backend):
     sol = SolverSpec(**kwargs)

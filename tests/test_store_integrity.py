@@ -21,10 +21,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from trajlen import shards as SH
-from trajlen.pipeline import run_tasks
+from trajlen.driver import dead_row as _dead_row
+from trajlen.pipeline import SCHEMA_VERSION, run_tasks
 from trajlen.results import ResultStore, StoreError, read_results
 from trajlen.spec import SpecError
-from trajlen.sweep import _dead_row, build_tasks, main
+from trajlen.sweep import main
+from trajlen.tasks import build_tasks
 
 ARGS = ["--model", "node", "ctrnn", "--width", "4", "--samples", "3", "--jobs", "1", "--backend",
         "scipy", "--chunk-size", "2", "--quiet"]
@@ -171,10 +173,11 @@ def test_a_forged_overlapping_shard_wins_nothing(store, reference, capsys):
     """A well-formed shard (right hash, right name) claiming another value for a task that a real
     shard holds: neither is merged, both are set aside, and the task is computed again."""
     victim = _shards(store)[0]
-    row = pd.read_parquet(victim).iloc[0].to_dict()
-    row = {k: (list(v) if hasattr(v, "tolist") and not isinstance(v, str) else v) for k, v in row.items()}
+    import pyarrow.parquet as pq
+
+    row = pq.read_table(victim).to_pylist()[0]    # (pandas would turn a null string into NaN)
     row["length"] = 1e9
-    ResultStore(store, 1).write_shard([row])
+    ResultStore(store, SCHEMA_VERSION).write_shard([row])
     df, messages = _read_quietly(store)
     assert len(messages) == 1 and "hold the same task ids" in messages[0]
     assert len(df) == 4 and (df["length"] < 1e9).all()
@@ -221,7 +224,8 @@ def test_a_store_of_another_trajlen_version_is_reported_at_start(store, capsys):
 
 
 def test_a_store_from_before_content_hashes_is_recomputed_not_trusted(store, reference, capsys):
-    (store / "store.json").write_text(json.dumps({"schema_version": 1, "trajlen_version": "0.1.0"}))
+    old = {"schema_version": SCHEMA_VERSION, "trajlen_version": "0.1.0"}
+    (store / "store.json").write_text(json.dumps(old))
     shutil.rmtree(store / "planned")
     for shard in _shards(store):  # what the old writer wrote: pandas' Parquet, no hash
         pd.read_parquet(shard).to_parquet(shard, index=False)

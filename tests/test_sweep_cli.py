@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trajlen.params import export_mat, sample_params
+from trajlen.params import export_mat, sample_params, save_params
 from trajlen.results import read_results
 from trajlen.spec import NetworkSpec
 from trajlen.sweep import main
@@ -15,14 +15,14 @@ def _cols(df):
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["--width", "-3"], "width must be an integer >= 2, got -3"),
+    (["--width", "-3"], "width must be an integer in [2, 2**63 - 1], got -3"),
     (["--activation", "swish"], "invalid choice: 'swish'"),
     (["--sigma-w2", "0"], "sigma_w2 must be a finite number > 0"),
     (["--rtol", "0"], "rtol must be a finite number > 0"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
-    (["--params", "/nonexistent/file.mat"], "params file"),
+    (["--params", "/nonexistent/file.mat", "--activation", "tanh"], "params file"),
     (["--samples", "0"], "samples must be an integer >= 1"),
-    (["--width", "ten"], "invalid int value"),
+    (["--width", "ten"], "invalid integer: 'ten'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, needle):
     with pytest.raises(SystemExit) as e:
@@ -36,7 +36,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, needle):
 def test_unreadable_params_file(tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     bad.write_text("garbage")
-    assert main(["--params", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert main(["--params", str(bad), "--activation", "tanh", "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 2
     assert "not a readable" in capsys.readouterr().err
 
 
@@ -85,10 +86,30 @@ def test_params_file_runs_that_network(tmp_path):
     net = NetworkSpec(width=6)
     p = sample_params(net, 5, 1)
     export_mat(p, tmp_path / "n.mat", net)
-    assert main(["--params", str(tmp_path / "n.mat"), "--model", "ltc", "--quiet", "--jobs", "1",
-                 "--out", str(tmp_path / "o")]) == 0
+    assert main(["--params", str(tmp_path / "n.mat"), "--model", "ltc", "--activation", "tanh",
+                 "--quiet", "--jobs", "1", "--out", str(tmp_path / "o")]) == 0
     assert main(["--seed", "5", "--width", "6", "--samples", "2", "--model", "ltc", "--quiet",
                  "--jobs", "1", "--out", str(tmp_path / "o2")]) == 0
     a = read_results(tmp_path / "o")
     b = read_results(tmp_path / "o2")
     assert a["length"].iloc[0] == b.loc[b["sample"] == 1, "length"].iloc[0]
+    # the row says where its network came from, and no σ or initialisation it was not drawn with
+    import hashlib
+
+    r = a.iloc[0]
+    assert r["params_path"] == str(tmp_path / "n.mat")
+    assert r["params_sha256"] == hashlib.sha256((tmp_path / "n.mat").read_bytes()).hexdigest()
+    assert r[["sigma_w2", "sigma_b2", "weight_init"]].isna().all() and r["width"] == 6
+
+
+def test_two_params_files_give_two_rows_with_their_paths_and_hashes(tmp_path):
+    paths = []
+    for i in range(2):
+        net = NetworkSpec(width=5 + i)
+        save_params(sample_params(net, 0, i), tmp_path / f"n{i}.npz")
+        paths.append(str(tmp_path / f"n{i}.npz"))
+    assert main(["--params", *paths, "--model", "node", "--activation", "relu", "--quiet",
+                 "--jobs", "1", "--out", str(tmp_path / "o")]) == 0
+    t = read_results(tmp_path / "o")
+    assert sorted(t["params_path"]) == paths and t["params_sha256"].nunique() == 2
+    assert sorted(t["width"]) == [5, 6]

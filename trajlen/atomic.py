@@ -30,9 +30,21 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Files get the permissions an ordinary ``open`` would give them (0644 under the usual umask 022);
+#: ``mkstemp`` creates them 0600, which would hide a colleague's results from them.
+FILE_MODE = 0o666 & ~_umask()
+
+
 def _atomic_replace(tmp: str, path: Path) -> None:
     """fsync ``tmp``, rename it onto ``path``: readers see the old file or the whole new one."""
     try:
+        os.chmod(tmp, FILE_MODE)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

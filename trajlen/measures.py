@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["pca_project", "arc_length", "computational_depth", "steps_per_interval",
-           "layer_measures", "full_space_lengths"]
+           "layer_measures", "full_space_lengths", "trajectory_measures", "LAYER_COLUMNS", "ROW_LISTS"]
 
 
 def pca_project(states: np.ndarray, n_components: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -53,20 +53,21 @@ def arc_length(z: np.ndarray) -> float:
     return float(np.sum(np.linalg.norm(np.diff(z, axis=0), axis=1)))
 
 
-def computational_depth(t: np.ndarray, n_samples: int, t_end: float) -> float:
-    """Computational depth L as the authors' code computes it (SPEC §2; paper Table 2).
+def computational_depth(n_accepted: int, refine: int, n_samples: int) -> float:
+    """Computational depth L as the authors' ``main.m`` counts it (SPEC §2; paper Table 2): the
+    solver's output points in ``(0, 2π]`` — ``refine`` per accepted step (MATLAB ``Refine``; 1 under
+    the paper semantics) — averaged over an array of ``n_samples`` entries whose last entry is always
+    0, i.e. ``L = refine · n_accepted / n_samples``.
 
-    For each input interval ``(t_l, t_{l+1}]`` the number of solver output points ``t`` in it,
-    averaged over an array of ``n_samples`` entries whose last entry is always 0, i.e.
-    ``L = #{t ∈ (0, t_end]} / n_samples``. ``t`` are the output points the measure saw (with
-    ``Refine = 4``, four per accepted step).
+    A count of the solver's *steps*: the points a length is measured on (``output``: steps, refine
+    or a uniform grid) never change it.
     """
-    t = np.asarray(t)
-    return float(np.count_nonzero((t > 0) & (t <= t_end)) / n_samples)
+    return refine * n_accepted / n_samples
 
 
 def steps_per_interval(n_accepted: int, n_samples: int) -> float:
-    """Plain accepted solver steps per input interval: ``n_accepted / (n_samples − 1)``."""
+    """Accepted solver steps per input interval (the paper's wording of L): ``n_accepted /
+    (n_samples − 1)``."""
     return n_accepted / (n_samples - 1)
 
 
@@ -84,3 +85,32 @@ def full_space_lengths(x: np.ndarray, depth: int, width: int) -> np.ndarray:
     """
     x = np.asarray(x, dtype=np.float64).reshape(len(x), depth, width)
     return np.array([arc_length(x[:, layer]) for layer in range(depth)])
+
+
+#: per-layer measures (one entry per layer) → the name of their last-layer value in a row; the rows
+#: keep the lists of the first four (``lengths``, …) and the last-layer value of all
+LAYER_COLUMNS = {"lengths": "length", "lengths_full": "length_full", "var_pc1_layers": "var_pc1",
+                 "var_pc2_layers": "var_pc2", "z_norms": "z_norm", "z_norms_code": "z_norm_code"}
+ROW_LISTS = ("lengths", "lengths_full", "var_pc1_layers", "var_pc2_layers")
+
+
+def trajectory_measures(traj, width: int, depth: int) -> dict[str, list[float]]:
+    """Per layer of a solved trajectory (SPEC §2): the PCA length and the variance PC1, PC2 explain,
+    the full-space length (the chord length of the k-dimensional states, no PCA), and the norms of
+    the PC scores the bounds use: the mean over output points of ‖z‖ (Theorem 5's ‖z^(d)‖) and the
+    authors' ``norm((z1 + z2)/2)``. Lists of ``depth`` entries; NaN for a failed solve."""
+    out: dict[str, list[float]] = {k: [] for k in LAYER_COLUMNS}
+    for layer in range(depth):
+        if not traj.ok:
+            for k in out:
+                out[k].append(float("nan"))
+            continue
+        states = traj.layer(layer, width)
+        z, ratio = pca_project(states)
+        out["lengths"].append(arc_length(z))
+        out["lengths_full"].append(arc_length(states))
+        out["var_pc1_layers"].append(float(ratio[0]))
+        out["var_pc2_layers"].append(float(ratio[1]))
+        out["z_norms"].append(float(np.mean(np.linalg.norm(z, axis=1))))
+        out["z_norms_code"].append(float(np.linalg.norm((z[:, 0] + z[:, 1]) / 2.0)))
+    return out

@@ -19,8 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from . import spec as S
 from .inputs import input_curve
-from .measures import arc_length, computational_depth, pca_project, steps_per_interval
+from .measures import (
+    LAYER_COLUMNS,
+    ROW_LISTS,
+    arc_length,
+    computational_depth,
+    steps_per_interval,
+    trajectory_measures,
+)
 from .models import mlp
 from .params import Params, import_mat, load_params, sample_params
 from .spec import InputSpec, NetworkSpec, SolverSpec, SpecError, spec_key
@@ -29,7 +37,7 @@ from .trajectory import Trajectory
 __all__ = ["Task", "run_tasks", "measure", "trajectory_for", "SCHEMA_VERSION", "versions"]
 
 #: Bump when the meaning or set of result columns changes; the store refuses to mix schemas.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -63,11 +71,16 @@ class Task:
 
 
 @lru_cache(maxsize=64)
-def file_digest(path: str) -> str:
+def file_sha256(path: str) -> str:
+    """The SHA-256 (hex) of a parameter file: a row's ``params_sha256``, and part of its task id."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError as e:
         raise SpecError(f"params file {path!r} is unreadable: {e.strerror}") from None
+
+
+def file_digest(path: str) -> str:
+    return file_sha256(path)[:16]
 
 
 def read_params_file(path: str) -> Params:
@@ -118,41 +131,48 @@ def _crashed(e: Exception) -> Trajectory:
                       message=f"{type(e).__name__}: {e}{loc}")
 
 
-def measure(task: Task, traj: Trajectory, wall_s: float) -> dict:
-    """The result row of one task: full spec, counters, per-layer lengths, L, versions."""
+#: network fields that say how the parameters were drawn: null in a row whose network was read
+#: from a file (``--params``), where they did not apply
+DRAW_FIELDS = ("sigma_w2", "sigma_b2", "weight_init")
+
+
+def _notes(task: Task) -> str:
+    """What a row's message must say about defaults the backend changed."""
+    sol = task.solver
+    if sol.backend == "scipy" and S.SEMANTICS[sol.semantics]["solver"]["controller"] != "scipy":
+        return ("; scipy backend: scipy's step-size rules, not the reference semantics' MATLAB ode45 "
+                "rules (those run on the numba and torch backends)")
+    return ""
+
+
+def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None = None) -> dict:
+    """The result row of one task: the full spec, where its parameters came from, counters, the
+    per-layer measures (:func:`trajlen.measures.trajectory_measures`), L and steps per interval
+    (from the solver's steps, whatever the output), versions. ``params`` (the network's parameters,
+    when at hand) gives the row its smallest time constant ``tau_min``."""
     net, inp, solver = task.net, task.inp, task.solver
     row: dict = {"task_id": task.task_id, "schema_version": SCHEMA_VERSION}
     row.update(net.to_dict())
     row.update(input_kind=inp.kind, n_samples=inp.n_samples)
     row.update({k: v for k, v in solver.to_dict().items() if k != "semantics"})
-    row.update(seed=task.seed, sample=task.sample, status=traj.status, message=traj.message,
-               n_accepted=traj.n_accepted, n_rejected=traj.n_rejected, nfev=traj.nfev,
-               njev=traj.njev, n_points=len(traj.t))
+    row.update(seed=task.seed, sample=task.sample, params_path=None, params_sha256=None)
+    if task.params_file is not None:
+        row.update({f: None for f in DRAW_FIELDS})
+        row.update(params_path=str(task.params_file), params_sha256=file_sha256(task.params_file))
+    row.update(status=traj.status, message=traj.message + _notes(task), n_accepted=traj.n_accepted,
+               n_rejected=traj.n_rejected, nfev=traj.nfev, njev=traj.njev, n_points=len(traj.t))
     row["spec_json"] = json.dumps({"network": net.to_dict(), "input": inp.to_dict(),
                                    "solver": solver.to_dict()}, sort_keys=True)
     row["l_input"] = arc_length(input_curve(inp))
-    n_layers = net.depth
-    lengths, v1, v2, zn_mean, zn_code = [], [], [], [], []
-    if traj.ok:
-        for layer in range(n_layers):
-            states = traj.layer(layer, net.width)
-            z, ratio = pca_project(states)
-            lengths.append(arc_length(z))
-            v1.append(float(ratio[0]))
-            v2.append(float(ratio[1]))
-            zn_mean.append(float(np.mean(np.linalg.norm(z, axis=1))))
-            # The authors' commented bound uses norm((z1 + z2)/2) over all output points.
-            zn_code.append(float(np.linalg.norm((z[:, 0] + z[:, 1]) / 2.0)))
-    else:
-        nan = [float("nan")] * n_layers
-        lengths, v1, v2, zn_mean, zn_code = nan, nan, nan, nan, nan
-    row.update(length=lengths[-1], lengths=lengths, var_pc1=v1[-1], var_pc2=v2[-1],
-               var_pc1_layers=v1, var_pc2_layers=v2, z_norm=zn_mean[-1], z_norm_code=zn_code[-1])
-    if net.model == "mlp":
-        row.update(L=float("nan"), steps_per_interval=float("nan"))
-    else:
-        row.update(L=computational_depth(traj.t, inp.n_samples, inp.t_end),
-                   steps_per_interval=steps_per_interval(traj.n_accepted, inp.n_samples))
+    per_layer = trajectory_measures(traj, net.width, net.depth)
+    row.update({name: per_layer[k][-1] for k, name in LAYER_COLUMNS.items()})
+    row.update({k: per_layer[k] for k in ROW_LISTS})
+    static = net.model == "mlp"
+    row["L"] = float("nan") if static else computational_depth(traj.n_accepted, solver.refine,
+                                                                inp.n_samples)
+    row["steps_per_interval"] = (float("nan") if static else
+                                 steps_per_interval(traj.n_accepted, inp.n_samples))
+    row["tau_min"] = float(params.tau.min()) if params is not None else float("nan")
     row["wall_s"] = wall_s
     row.update(versions())
     return row
@@ -173,13 +193,14 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
             batched.setdefault((task.inp, task.solver), []).append(i)
             continue
         start = time.perf_counter()
+        params = task.params()
         try:
-            traj = trajectory_for(task)
+            traj = trajectory_for(task, params)
         except SpecError:
             raise
         except Exception as e:  # noqa: BLE001 — one network's crash must not end the sweep
             traj = _crashed(e)
-        rows[i] = measure(task, traj, time.perf_counter() - start)
+        rows[i] = measure(task, traj, time.perf_counter() - start, params)
         if progress:
             progress(1)
     for (inp, solver), idx in batched.items():
@@ -189,6 +210,6 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
         items = [(tasks[i].net, tasks[i].params()) for i in idx]
         trajs = solve_batched(items, inp, solver, progress=progress)
         per = (time.perf_counter() - start) / len(idx)  # a batch shares its wall time
-        for i, traj in zip(idx, trajs):
-            rows[i] = measure(tasks[i], traj, per)
+        for i, traj, (_, params) in zip(idx, trajs, items):
+            rows[i] = measure(tasks[i], traj, per, params)
     return rows  # type: ignore[return-value]

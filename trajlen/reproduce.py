@@ -18,12 +18,15 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import cli
 from . import spec as S
+from .cli import Parser as _Parser
+from .driver import run_sweep
 from .spec import SpecError
-from .sweep import _Parser, run_sweep
 
 __all__ = ["main", "reproduce", "load_studies"]
 
@@ -47,7 +50,7 @@ def make_parser(names: Sequence[str]) -> argparse.ArgumentParser:
                         "'committed': the counts the committed figures/ were made with "
                         "(studies.COMMITTED_SAMPLES)")
     p.add_argument("--quick", action="store_true", help="smoke mode: tiny grids and sample counts")
-    p.add_argument("--jobs", type=int, default=1, help="parallel workers (-1: all cores)")
+    p.add_argument("--jobs", type=int, default=-1, help="parallel workers (-1: all cores)")
     p.add_argument("--backend", choices=S.BACKENDS, default=None,
                    help="solver backend for every study (default: each study's own)")
     p.add_argument("--threads", type=int, default=1,
@@ -143,40 +146,62 @@ def _limit_threads(n: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The CLI: exit status 0 done, 2 a user mistake (one line), 130/143 interrupted/terminated
+    (completed shards kept; rerun to resume)."""
     studies = load_studies()
     parser = make_parser(list(studies))
-    args = parser.parse_args(argv)
     try:
-        if args.threads < 1:
-            raise SpecError(f"threads must be an integer >= 1, got {args.threads}")
-        _limit_threads(args.threads)
-        per_study = _samples_arg(args.samples)
-        if args.jobs < -1 or args.jobs == 0:
-            raise SpecError(f"jobs must be -1 (all cores) or an integer >= 1, got {args.jobs}")
-        chosen = list(studies.values()) if "all" in args.studies else [
-            studies[n] for n in dict.fromkeys(args.studies)]
-        plan = []
-        for st in chosen:
-            sems = [s for s in (args.semantics or st.semantics) if s in st.semantics]
-            if not sems:
-                if "all" in args.studies:
-                    continue
-                raise SpecError(f"study {st.name} runs under semantics {', '.join(st.semantics)}, "
-                                f"got {' '.join(args.semantics)}")
-            for sem in sems:  # validate every grid before anything runs
-                n = per_study(st.name, sem)
-                st.tasks(sem, samples=n, quick=args.quick, backend=args.backend)
-                plan.append((st, sem, n))
-        figures = args.figures or (str(Path(args.results) / "quick" / "figures") if args.quick
-                                   else "figures")
-        for st, sem, n in plan:
-            reproduce(st, sem, samples=n, quick=args.quick, jobs=args.jobs,
-                      backend=args.backend, results=args.results, figures=figures,
-                      draw_only=args.draw_only, partial=args.partial, progress=not args.quiet)
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        with warnings.catch_warnings(), cli.clean_signals():
+            warnings.showwarning = cli.show_warning
+            _main(args, studies)
     except SpecError as e:
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+        print(f"{parser.prog}: error: {cli.one_line(e)}", file=sys.stderr)
+        return cli.EXIT_USAGE
+    except OSError as e:   # e.g. --figures or --results not writable
+        print(f"{parser.prog}: error: {e.strerror or e}: {e.filename or ''}", file=sys.stderr)
+        return cli.EXIT_USAGE
+    except KeyboardInterrupt as e:
+        what = "terminated" if isinstance(e, cli.Terminated) else "interrupted"
+        print(f"{parser.prog}: {what}; completed shards kept; rerun the same command to resume",
+              file=sys.stderr)
+        return cli.EXIT_TERMINATED if what == "terminated" else cli.EXIT_INTERRUPTED
+    return cli.EXIT_OK
+
+
+def _main(args, studies) -> None:
+    if args.threads < 1:
+        raise SpecError(f"threads must be an integer >= 1, got {args.threads}")
+    _limit_threads(args.threads)
+    per_study = _samples_arg(args.samples)
+    if args.partial and not args.draw_only:
+        raise SpecError("--partial applies only with --draw-only (it draws an unfinished store; "
+                        "without --draw-only the grid is computed in full)")
+    if args.jobs < -1 or args.jobs == 0:
+        raise SpecError(f"jobs must be -1 (all cores) or an integer >= 1, got {args.jobs}")
+    chosen = list(studies.values()) if "all" in args.studies else [
+        studies[n] for n in dict.fromkeys(args.studies)]
+    plan = []
+    for st in chosen:
+        sems = [s for s in (args.semantics or st.semantics) if s in st.semantics]
+        if not sems:
+            if "all" in args.studies:
+                continue
+            raise SpecError(f"study {st.name} runs under semantics {', '.join(st.semantics)}, "
+                            f"got {' '.join(args.semantics)}")
+        for sem in sems:  # validate every grid before anything runs
+            n = per_study(st.name, sem)
+            st.tasks(sem, samples=n, quick=args.quick, backend=args.backend)
+            plan.append((st, sem, n))
+    figures = args.figures or (str(Path(args.results) / "quick" / "figures") if args.quick
+                               else "figures")
+    for st, sem, n in plan:
+        reproduce(st, sem, samples=n, quick=args.quick, jobs=args.jobs,
+                  backend=args.backend, results=args.results, figures=figures,
+                  draw_only=args.draw_only, partial=args.partial, progress=not args.quiet)
 
 
 if __name__ == "__main__":

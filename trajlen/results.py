@@ -41,13 +41,13 @@ from . import __version__
 from . import shards as SH
 from .atomic import atomic_write_bytes as _atomic_write_bytes
 from .atomic import atomic_write_parquet as _atomic_write
+from .measures import ROW_LISTS as LIST_COLUMNS
 from .plans import Plans, ids_hash
 from .spec import SpecError
 
 __all__ = ["ResultStore", "read_results", "SchemaMismatch", "StoreLocked", "StoreError",
            "CorruptShardWarning", "STORE_FORMAT"]
 
-LIST_COLUMNS = ("lengths", "var_pc1_layers", "var_pc2_layers")
 #: 1: shards without content hashes or plans; 2: verified shards, ``planned/`` manifests.
 STORE_FORMAT = 2
 
@@ -345,9 +345,50 @@ class ResultStore:
         df = df.sort_values("task_id", kind="stable")
         return df.reset_index(drop=True)
 
-    def done_ids(self) -> set[str]:
+    def done_ids(self, retry_failed: bool = False) -> set[str]:
+        """Task ids the store holds rows for (only the successful ones with ``retry_failed``)."""
         df = self.read()
-        return set() if df.empty else set(df["task_id"])
+        if df.empty:
+            return set()
+        return set(df.loc[df["status"] == "ok", "task_id"] if retry_failed else df["task_id"])
+
+    def drop_tasks(self, task_ids: set[str]) -> int:
+        """Under the lock: remove the rows of ``task_ids`` from the store (to compute them again,
+        ``--retry-failed``). A shard holding other rows too is rewritten without them (the new shard
+        is in place before the old one goes). Returns the number of rows removed."""
+        if not self._writer:
+            raise RuntimeError("drop_tasks needs the store's lock")
+        removed = 0
+        for shard, table in self._verified():
+            ids = table.column("task_id").to_pylist()
+            gone = [i for i in ids if i in task_ids]
+            if not gone:
+                continue
+            keep = [r for r in table.to_pylist() if r["task_id"] not in task_ids]
+            if keep:
+                self.write_shard(keep)
+            shard.unlink()
+            self._cache.pop(shard.name, None)
+            removed += len(gone)
+        return removed
+
+    def record_command(self, argv: Sequence[str]) -> None:
+        """Under the lock: add the command line of this run to ``store.json`` (``commands``)."""
+        import time
+
+        self.meta.setdefault("commands", []).append(
+            {"argv": list(argv), "trajlen_version": __version__,
+             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        self._write_meta()
+
+    def probe_writable(self) -> None:
+        """Under the lock, before any work: can shards be written here? (one line if not)."""
+        try:
+            _atomic_write_bytes(self.shard_dir / ".probe", b"")
+            (self.shard_dir / ".probe").unlink()
+        except OSError as e:
+            raise StoreError(f"--out {str(self.path)!r}: cannot write result shards there "
+                             f"({_first_line(e)})") from None
 
     def consolidate(self) -> pd.DataFrame:
         """Rewrite ``results.parquet`` and ``results.csv`` from the shards; return the table."""

@@ -86,9 +86,13 @@ def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         _fail(name, f"must be one of {', '.join(choices)}", value)
 
 
+_INT64_MAX = 2 ** 63 - 1
+
+
 def _int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        _fail(name, f"must be an integer >= {minimum}", value)
+    # the upper bound: every integer field is an int64 column of the result table
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= _INT64_MAX:
+        _fail(name, f"must be an integer in [{minimum}, 2**63 - 1]", value)
 
 
 def _positive(name: str, value: Any, allow_zero: bool = False) -> None:
@@ -333,6 +337,9 @@ class SolverSpec(_Spec):
             hint = f" or --backend {others[0]}" if others else ""
             _fail("backend", f"torch is not installed: pip install 'trajlen[torch]'{hint}",
                   self.backend)
+        if self.device == "cuda" and self.backend == "torch" and not _cuda_available():
+            _fail("device", "cuda needs a CUDA GPU that torch can see (torch.cuda.is_available() is "
+                  "False on this machine)", self.device)
         if self.backend in ("numba", "scipy") and (self.device != "cpu" or self.dtype != "float64"):
             _fail("backend", f"{self.backend} runs on the CPU in float64 only (use --backend torch "
                   f"for device {self.device!r}, dtype {self.dtype!r})", self.backend)
@@ -340,6 +347,12 @@ class SolverSpec(_Spec):
     @property
     def fixed_step(self) -> bool:
         return self.method in FIXED_METHODS
+
+
+def _cuda_available() -> bool:
+    import torch  # only asked for --device cuda, where torch is needed anyway
+
+    return bool(torch.cuda.is_available())
 
 
 def spec_key(*specs: _Spec, extra: Any = None) -> str:

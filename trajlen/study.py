@@ -66,7 +66,7 @@ class Study:
         replaces the grid's backend. Invalid values raise :class:`~trajlen.spec.SpecError`.
         """
         from .spec import SpecError
-        from .sweep import build_tasks
+        from .tasks import build_tasks
 
         if semantics not in self.semantics:
             raise SpecError(f"study {self.name} runs under semantics {', '.join(self.semantics)}, "
