@@ -87,25 +87,6 @@ def test_scipy_controller_takes_solve_ivp_steps(method):
         assert np.abs(tr.x[-1] - end).max() <= 1e-8 * np.abs(end).max(), label
 
 
-@pytest.mark.parametrize("controller, output", [("scipy", "grid"), ("matlab", "refine")])
-def test_same_steps_and_outputs_as_torch_backend(controller, output):
-    """Both controllers, dense output included: the kernel and the torch batch agree step for step
-    on smooth networks (both reference and paper N-ODE/CT-RNN, paper LTC)."""
-    for semantics in ("reference", "paper"):
-        inp = InputSpec(semantics=semantics)
-        its = items(semantics, models=("node", "ctrnn") if semantics == "reference" else MODELS,
-                    acts=("tanh", "sigmoid"))
-        kw = dict(method="RK45", controller=controller, output=output, refine=4, grid_points=301)
-        a = solve_compiled(its, inp, solver(**kw))
-        b = solve_batched(its, inp, solver("torch", **kw))
-        for (net, _), x, y in zip(its, a, b):
-            label = f"{semantics} {net.model}/{net.activation}"
-            assert (x.n_accepted, x.n_rejected, x.nfev) == (y.n_accepted, y.n_rejected, y.nfev), label
-            np.testing.assert_allclose(x.t, y.t, rtol=0, atol=1e-12, err_msg=label)
-            np.testing.assert_allclose(x.x, y.x, rtol=1e-9, atol=1e-9 * np.abs(y.x).max(),
-                                       err_msg=label)
-
-
 def test_matlab_controller_on_a_constant_slope():
     """An N-ODE with zero weights and bias b is dx/dt = φ(b): a constant slope, integrated exactly
     with zero error estimate. ode45's rules then give, by hand: the first absh from the initial

@@ -97,8 +97,7 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"trajlen_version": __version__}
-    for name, dist in (("numpy", "numpy"), ("scipy", "scipy"), ("sklearn", "scikit-learn"),
-                       ("torch", "torch"), ("numba", "numba")):
+    for name, dist in (("numpy", "numpy"), ("scipy", "scipy"), ("torch", "torch"), ("numba", "numba")):
         try:
             out[f"{name}_version"] = version(dist)
         except PackageNotFoundError:   # an optional extra not installed
@@ -201,6 +200,7 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
         except Exception as e:  # noqa: BLE001 — one network's crash must not end the sweep
             traj = _crashed(e)
         rows[i] = measure(task, traj, time.perf_counter() - start, params)
+        del traj, params   # before the next solve: two large trajectories would double the peak
         if progress:
             progress(1)
     for (inp, solver), idx in batched.items():

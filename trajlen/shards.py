@@ -45,7 +45,7 @@ _COLUMNS = [
     ("var_pc2", _F), ("z_norm", _F), ("z_norm_code", _F), ("lengths", _L), ("lengths_full", _L),
     ("var_pc1_layers", _L), ("var_pc2_layers", _L), ("L", _F), ("steps_per_interval", _F),
     ("tau_min", _F), ("wall_s", _F), ("trajlen_version", _S), ("numpy_version", _S),
-    ("scipy_version", _S), ("sklearn_version", _S), ("torch_version", _S), ("numba_version", _S),
+    ("scipy_version", _S), ("torch_version", _S), ("numba_version", _S),
 ]
 #: The Arrow schema of every shard of ``SCHEMA_VERSION`` 2: change it only with a schema bump.
 ROW_SCHEMA = pa.schema([pa.field(n, t, nullable=n in _NULLABLE) for n, t in _COLUMNS])

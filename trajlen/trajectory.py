@@ -69,6 +69,11 @@ class Trajectory:
     def ok(self) -> bool:
         return self.status == STATUS_OK
 
+    def layer_blocks(self, layer: int, width: int) -> list[np.ndarray]:
+        """One layer's states as row blocks in time order (views: nothing is copied)."""
+        cols = slice(layer * width, (layer + 1) * width)
+        return [b[:, cols] for b in (self._blocks if self._x is None else [self._x])]
+
     def layer(self, layer: int, width: int) -> np.ndarray:
         """States of one layer, shape ``(T, width)`` (a view when the states are one array)."""
         cols = slice(layer * width, (layer + 1) * width)
