@@ -9,21 +9,16 @@ from __future__ import annotations
 import random
 
 import pytest
-import torch
 
 from tests.helpers import CONTROLLER_NAMES, MODELS, SEMANTICS, SPEC_ACTIVATIONS
 from trajlen.pipeline import run_tasks
 from trajlen.tasks import build_tasks
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 KEYS = ("n_accepted", "n_rejected", "nfev", "length", "var_pc1", "L")
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _rows(tasks, size=None):

@@ -9,7 +9,6 @@ import itertools
 import numpy as np
 import pytest
 import scipy.integrate as si
-import torch
 
 from tests.helpers import ACTIVATIONS_ALL as ACTS
 from tests.helpers import EXPLICIT, MODELS
@@ -21,13 +20,9 @@ from trajlen.solve.batch import solve_batched
 from trajlen.solve.compiled import integrate_one, rhs_one, solve_compiled
 from trajlen.spec import InputSpec, NetworkSpec, SolverSpec, SpecError
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+
 
 
 def solver(backend="numba", **kw):

@@ -30,8 +30,8 @@ from ..controllers import (
     scipy_scaled,
     scipy_step_to_try,
 )
-from ..result import BUDGET, NON_FINITE, OK, UNDERFLOW
-from .common import all_finite, block_full, copy, max_matlab, rms_scipy, write_step
+from ..result import NON_FINITE, OK, UNDERFLOW
+from .common import all_finite, copy, max_matlab, must_stop, rms_scipy, write_step
 from .field import evaluate
 from .jit import njit
 from .state import (
@@ -42,7 +42,6 @@ from .state import (
     N_REJ,
     NFEV,
     NONSTIFF_HITS,
-    PAUSE,
     STIFF,
     STIFF_HITS,
     T_SWITCH,
@@ -206,12 +205,10 @@ def explicit_run(fld, method, control, sf, si, y, K, out):
     h_abs = sf[H_ABS]
     steps = 0
     while True:
-        if block_full(out, si) or steps >= step_limit:
-            sf[T], sf[H_ABS] = t, h_abs
-            return PAUSE
-        if si[N_ACC] + si[N_REJ] >= max_steps:
+        stop = must_stop(out, si, steps, step_limit, max_steps)
+        if stop:
             sf[T], sf[H_ABS], sf[FAIL_T] = t, h_abs, t
-            return BUDGET
+            return stop
         h = h_abs
         done = False
         if controller == 0:

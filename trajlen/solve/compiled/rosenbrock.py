@@ -29,7 +29,7 @@ from ..controllers import (
     scipy_next_step,
 )
 from ..result import BUDGET, NON_FINITE, OK, UNDERFLOW
-from .common import all_finite, block_full, copy, max_matlab, rms_scipy, write_step
+from .common import all_finite, copy, max_matlab, must_stop, rms_scipy, write_step
 from .field import evaluate
 from .jit import njit
 from .state import (
@@ -41,7 +41,6 @@ from .state import (
     N_REJ,
     NFEV,
     NJEV,
-    PAUSE,
     T_WINDOW,
     WARMED,
     T,
@@ -187,12 +186,10 @@ def ros_run(fld, control, sf, si, y, F0, out):
     h_abs = sf[H_ABS]
     steps = 0
     while True:
-        if block_full(out, si) or steps >= step_limit:
-            sf[T], sf[H_ABS] = t, h_abs
-            return PAUSE
-        if si[N_ACC] + si[N_REJ] >= max_steps:
+        stop = must_stop(out, si, steps, step_limit, max_steps)
+        if stop:
             sf[T], sf[H_ABS], sf[FAIL_T] = t, h_abs, t
-            return BUDGET
+            return stop
         if h_ref > 0.0 and si[IN_WINDOW] == _WINDOW:
             if si[WARMED] and t - sf[T_WINDOW] < _HANDBACK * _WINDOW * h_ref:
                 sf[T], sf[H_ABS] = t, h_abs
