@@ -7,6 +7,7 @@ that the results store (:mod:`trajlen.results`) writes and everything downstream
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -52,8 +53,10 @@ class Task:
     sample: int = 0
     params_file: str | None = None
 
-    @property
+    @functools.cached_property
     def task_id(self) -> str:
+        """A stable hash of everything the row depends on (specs, seed, sample, the params file's
+        content); computed once per task (a sweep asks for it several times)."""
         extra = [self.seed, self.sample]
         if self.params_file is not None:
             extra.append(file_digest(self.params_file))
