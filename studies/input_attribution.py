@@ -156,7 +156,7 @@ def verdict(table: pd.DataFrame, semantics: str) -> str:
         if t.empty:
             lines.append(f"- {window}: no steady cell with n >= {MIN_VERDICT_N} (no verdict)")
         else:
-            name = [f"{plotting.model_name(m)}/{plotting.ACTIVATION_NAMES[a]} {100 * s:.2g} %"
+            name = [f"{plotting.model_name(m)}/{plotting.ACTIVATION_NAMES[a]} {100 * s:.3g} %"
                     for m, a, s in zip(t["model"], t["activation"], t["share"])]
             small = [n for n, s, hi in zip(name, t["share"], t["share_hi"])
                      if abs(s) < 0.01 and hi < 0.05]
