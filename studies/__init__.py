@@ -16,6 +16,7 @@ from . import (
                fig3b,
                fig3c,
                fig3d,
+               input_attribution,
                supp_htanh_k25,
                supp_input_step,
                table2,
@@ -28,6 +29,7 @@ ALL = [
     supp_input_step.STUDY, supp_htanh_k25.STUDY,
     ablation.STUDY, convergence.STUDY,
     bounds.STUDY, bounds.STUDY_REFERENCE, bounds.STUDY_STATIC,
+    input_attribution.STUDY,
 ]
 BY_NAME = {s.name: s for s in ALL}
 
@@ -42,4 +44,5 @@ COMMITTED_SAMPLES: dict[str, int | dict[str, int]] = {
     "fig3a": 100, "fig3b": 100, "fig3c": 100, "fig3d": 100,
     "supp_input_step": 100, "supp_htanh_k25": 100,
     "bounds": 4, "bounds_reference": 3, "bounds_static": 4,
+    "input_attribution": 100,
 }

@@ -130,7 +130,9 @@ def computational_depth(n_accepted: int, refine: int, n_samples: int) -> float:
     0, i.e. ``L = refine · n_accepted / n_samples``.
 
     A count of the solver's *steps*: the points a length is measured on (``output``: steps, refine
-    or a uniform grid) never change it.
+    or a uniform grid) never change it. After a transient T, ``n_accepted`` is the accepted steps
+    that end in the measured period ``(T, T + 2π]`` (:attr:`trajlen.trajectory.Trajectory.n_measured`):
+    L is then the steady orbit's Refine points per input interval, comparable with Table 2's.
     """
     return refine * n_accepted / n_samples
 

@@ -46,8 +46,11 @@ _COLUMNS = [
     ("var_pc1_layers", _L), ("var_pc2_layers", _L), ("L", _F), ("steps_per_interval", _F),
     ("tau_min", _F), ("wall_s", _F), ("trajlen_version", _S), ("numpy_version", _S),
     ("scipy_version", _S), ("torch_version", _S), ("numba_version", _S),
+    # schema 3: the input controls (InputSpec gain, omega, transient), round-off sensitivity
+    ("input_gain", _F), ("input_omega", _F), ("transient", _F), ("perturb", _I), ("length_spread", _F),
+    ("L_spread", _F),
 ]
-#: The Arrow schema of every shard of ``SCHEMA_VERSION`` 2: change it only with a schema bump.
+#: The Arrow schema of every shard of ``SCHEMA_VERSION`` 3: change it only with a schema bump.
 ROW_SCHEMA = pa.schema([pa.field(n, t, nullable=n in _NULLABLE) for n, t in _COLUMNS])
 
 

@@ -34,7 +34,7 @@ __all__ = ["SAFETY", "MIN_FACTOR", "MAX_FACTOR", "MATLAB_MAX_STEP_FRACTION", "MA
            "MATLAB_HMIN_EPS", "CONTROLLERS", "eps", "scipy_scaled", "scipy_h0", "scipy_h1",
            "scipy_min_step", "scipy_step_to_try", "scipy_next_step", "scipy_accept", "matlab_scaled",
            "matlab_hmin", "matlab_initial_step", "matlab_begin_step", "matlab_step_to_try",
-           "matlab_next_step", "matlab_accept"]
+           "matlab_next_step", "matlab_accept", "matlab_max_step"]
 
 # scipy.integrate._ivp.rk constants.
 SAFETY = 0.9
@@ -117,6 +117,14 @@ def matlab_scaled(e, y, y_new, threshold):
     wt = maximum(abs(y), abs(y_new))
     wt = where(wt < threshold, threshold, wt)
     return abs(e / wt)
+
+
+def matlab_max_step(period: float) -> float:
+    """MATLAB's default ``MaxStep = 0.1·|tf − t0|`` of a solve over one ``period`` (2π), which is what
+    every solve gets, transient or not: the measured window ``[T, T + 2π]`` is then stepped by the
+    rules Table 2's ``[0, 2π]`` was (ode45 over ``[0, T + 2π]`` would allow 0.1·(T + 2π) and sample
+    the window more coarsely the longer the transient)."""
+    return MATLAB_MAX_STEP_FRACTION * period
 
 
 @jitable

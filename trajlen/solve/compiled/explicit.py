@@ -2,9 +2,10 @@
 scipy's or MATLAB's step-size rules (:mod:`trajlen.solve.controllers`), one network at a time.
 
 ``method = (C, A, B, E, P, error_order, shrink_floor)`` is the tableau; ``control = (controller,
-rtol, atol, max_steps, t_end, detect_stiff, step_limit)`` with controller 0 = scipy, 1 = MATLAB;
+rtol, atol, max_steps, t_end, detect_stiff, step_limit, hmax)`` with controller 0 = scipy, 1 = MATLAB;
 ``detect_stiff``: stop with :data:`~trajlen.solve.compiled.state.STIFF` when Hairer's DOPRI5
-stiffness test fires; ``step_limit``: pause after that many accepted steps (a wall-time check).
+stiffness test fires; ``step_limit``: pause after that many accepted steps (a wall-time check);
+``hmax``: MATLAB's MaxStep (:func:`~trajlen.solve.controllers.matlab_max_step`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import math
 import numpy as np
 
 from ..controllers import (
-    MATLAB_MAX_STEP_FRACTION,
     matlab_accept,
     matlab_begin_step,
     matlab_hmin,
@@ -86,7 +86,7 @@ def initial_step(fld, y, f, method, control):
         if v > rh:
             rh = v
     rh = rh / (0.8 * rtol ** (1.0 / (error_order + 1)))
-    return matlab_initial_step(0.0, rh, t_end, MATLAB_MAX_STEP_FRACTION * t_end), 0
+    return matlab_initial_step(0.0, rh, t_end, control[7]), 0
 
 
 @njit
@@ -216,7 +216,7 @@ def explicit_run(fld, method, control, sf, si, y, K, out):
             if h_abs < min_step:
                 h_abs = min_step
         else:
-            h_abs, h, done = matlab_begin_step(t, h_abs, t_end, MATLAB_MAX_STEP_FRACTION * t_end)
+            h_abs, h, done = matlab_begin_step(t, h_abs, t_end, control[7])
         status, t_new, h_abs, h_final, n_rej = _attempt(fld, method, control, t, h_abs, h, done, y,
                                                         K, work)
         si[N_REJ] += n_rej
