@@ -225,3 +225,17 @@ def test_max_seconds_is_a_time_limit_row_on_numba():
     r = integrate_one(net, inp, p, solver(max_seconds=0.05, max_steps=10 ** 8))
     assert r.status == "time_limit" and "time limit 0.05s" in r.message
     assert 0 < r.n_accepted < 10 ** 6 and r.out_t[-1] == r.step_t[-1] < inp.t_end
+
+
+def test_kernel_cached_sees_numba_cache_files(tmp_path, monkeypatch):
+    """The driver's "compiling the solver kernel" notice reads kernel_cached: it must find numba's
+    index files where numba writes them (a per-source-folder subfolder of the cache) and only there."""
+    from trajlen.solve.compiled import jit
+
+    monkeypatch.setattr(jit, "CACHE", tmp_path)
+    assert not jit.is_cached("trajlen.solve.compiled.explicit.explicit_run")
+    sub = tmp_path / "compiled_0123"
+    sub.mkdir()
+    (sub / "explicit.explicit_run-187.py311.nbi").write_bytes(b"")
+    assert jit.is_cached("trajlen.solve.compiled.explicit.explicit_run")
+    assert not jit.is_cached("trajlen.solve.compiled.rosenbrock.ros_run")
