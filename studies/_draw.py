@@ -132,7 +132,7 @@ def _length_axes(samples: pd.DataFrame, x: str, xlabel: str, *, numeric: bool, l
     """The box-plot figure of the lengths against ``x``; returns (figure, axes)."""
     facets = sorted(samples[facet].unique()) if facet else [None]
     nrows = 2 if explained else 1
-    fig, axes = plotting.plt.subplots(nrows, len(facets), figsize=(4.6 * len(facets), 3.1 * nrows),
+    fig, axes = plotting.plt.subplots(nrows, len(facets), figsize=(5.2 * len(facets), 3.1 * nrows),
                                       squeeze=False, gridspec_kw={"height_ratios": [2, 1][:nrows]})
     order = sorted(samples[x].unique())
     for j, f in enumerate(facets):
@@ -250,8 +250,11 @@ def latent(name: str, col: str, col_label: str, *, per_layer: bool = False, samp
             plotting.suptitle(fig, lines)
             fig.tight_layout(h_pad=0.6, w_pad=0.4)
             files += plotting.save(fig, s)
-        fig, _ = _length_axes(samples, col, _AXIS_NAMES.get(col, col_label), numeric=True, logx=logx,
-                              explained=False, facet=None)
+        xlabel = _AXIS_NAMES.get(col, col_label)
+        if col == "sigma_w2" and semantics == "reference":
+            xlabel = "σ_w² label (the reference semantics use it as the weights' std)"
+        fig, _ = _length_axes(samples, col, xlabel, numeric=True, logx=logx, explained=False,
+                              facet=None)
         plotting.suptitle(fig, caption(f"{head}: length of every network", samples, semantics, vary,
                                        per_layer))
         fig.tight_layout()

@@ -157,6 +157,17 @@ def _drop_legend(ax: plt.Axes) -> None:
         ax.get_legend().remove()
 
 
+def _coloured_outlines(ax: plt.Axes, width: float = 2.0) -> None:
+    """Outline every box in its own fill colour: a box only a few pixels tall (a tight spread on a
+    log axis) would otherwise show only its dark median line and hide which model it is."""
+    from matplotlib.patches import PathPatch
+
+    for p in ax.patches:
+        if isinstance(p, PathPatch):
+            p.set_edgecolor(p.get_facecolor())
+            p.set_linewidth(width)
+
+
 def box_panel(ax: plt.Axes, df: pd.DataFrame, x: str, y: str = "length", logy: bool = True,
               xlabel: str | None = None, ylabel: str = "trajectory length",
               order: Sequence | None = None, numeric: bool = False, logx: bool = False,
@@ -179,6 +190,7 @@ def box_panel(ax: plt.Axes, df: pd.DataFrame, x: str, y: str = "length", logy: b
     else:
         order = list(order) if order is not None else sorted(d[x].unique())
         sns.boxplot(**common, order=order, log_scale=logy)
+    _coloured_outlines(ax)
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel + (" (log scale)" if logy else ""))
     if logy:
