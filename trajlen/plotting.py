@@ -121,14 +121,16 @@ def _plain(v: float, _pos=None) -> str:
     return f"{v:.0e}".replace("e+0", "e").replace("e-0", "e-") if not 1e-2 <= abs(v) < 1e4 else f"{v:g}"
 
 
-def _minor(v: float, _pos=None) -> str:
-    """Label the 2, 3 and 5 multiples of a short log axis."""
-    return _plain(v) if v > 0 and round(v / 10 ** np.floor(np.log10(v))) in (2, 3, 5) else ""
+def _minor(v: float, _pos=None, subs: tuple[int, ...] = (2, 3, 5)) -> str:
+    """Label the ``subs`` multiples (2, 3 and 5 by default) of a short log axis."""
+    return _plain(v) if v > 0 and round(v / 10 ** np.floor(np.log10(v))) in subs else ""
 
 
 def log_labels(ax: plt.Axes, axis: str = "y") -> None:
     """Readable labels on a log axis: powers of ten written plainly (1, 10, 100, 1e4); when the axis
-    spans less than about two decades the 2–9 multiples are labelled too (else they are bare ticks)."""
+    spans less than about two decades the 2, 3 and 5 multiples are labelled too, up to three decades
+    the 3 multiples (so a box between two powers of ten still has a labelled tick near it); beyond,
+    they are bare ticks."""
     a = ax.yaxis if axis == "y" else ax.xaxis
     lo, hi = (ax.get_ylim() if axis == "y" else ax.get_xlim())
     if lo <= 0 or hi <= 0:
@@ -136,8 +138,11 @@ def log_labels(ax: plt.Axes, axis: str = "y") -> None:
     a.set_major_locator(LogLocator(base=10))
     a.set_major_formatter(FuncFormatter(_plain))
     a.set_minor_locator(LogLocator(base=10, subs=np.arange(2, 10)))
-    if np.log10(hi / lo) < 1.8:
+    span = np.log10(hi / lo)
+    if span < 1.8:
         a.set_minor_formatter(FuncFormatter(_minor))
+    elif span < 3.0:
+        a.set_minor_formatter(FuncFormatter(lambda v, pos: _minor(v, pos, subs=(3,))))
     else:
         a.set_minor_formatter(NullFormatter())
 
