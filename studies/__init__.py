@@ -20,6 +20,7 @@ from . import (
                obs1_relu,
                obs4_tanh,
                static_grid,
+               input_attribution,
                supp_htanh_k25,
                supp_input_step,
                table2,
@@ -33,6 +34,7 @@ ALL = [
     obs1_relu.STUDY, obs4_tanh.STUDY,
     ablation.STUDY, convergence.STUDY, static_grid.STUDY,
     bounds.STUDY, bounds.STUDY_REFERENCE, bounds.STUDY_STATIC,
+    input_attribution.STUDY,
 ]
 BY_NAME = {s.name: s for s in ALL}
 
@@ -48,4 +50,5 @@ COMMITTED_SAMPLES: dict[str, int | dict[str, int]] = {
     "fig3a": 100, "fig3b": 100, "fig3c": 100, "fig3d": 100,
     "supp_input_step": 100, "supp_htanh_k25": 100, "obs1_relu": 100, "obs4_tanh": 100,
     "bounds": 20, "bounds_reference": 20, "bounds_static": 20,
+    "input_attribution": 100,
 }

@@ -63,6 +63,9 @@ SWEEP_FLAGS: dict[str, tuple[str, type, tuple | None, list]] = {
     "hardtanh": ("hardtanh", str, S.HARDTANHS, [None]),
     "input-kind": ("input_kind", str, S.INPUT_KINDS, [None]),
     "n-samples": ("n_samples", int, None, [100]),
+    "input-gain": ("gain", float, None, [1.0]),
+    "input-omega": ("omega", float, None, [1.0]),
+    "transient": ("transient", float, None, [0.0]),
     "method": ("method", str, S.METHODS, ["RK45"]),
     "controller": ("controller", str, S.CONTROLLERS, [None]),
     "rtol": ("rtol", float, None, [1e-2]),
@@ -78,6 +81,19 @@ SINGLE_FLAGS: dict[str, tuple[str, type, tuple | None, object]] = {
     "max-seconds": ("max_seconds", float, None, None),
     "device": ("device", str, S.DEVICES, "cpu"),
     "dtype": ("dtype", str, S.DTYPES, "float64"),
+    "perturb": ("perturb", int, None, 1),
+}
+#: what a flag means, where "spec field NAME" does not say it
+FLAG_HELP = {
+    "input-kind": "exact curve, interpolated samples (authors' code), or off (I ≡ 0)",
+    "input-gain": "input amplitude: I = gain·(sin ωt, cos ωt)",
+    "input-omega": "input frequency ω (rad per time unit; 1: one revolution per measured period)",
+    "transient": "integrate over [0, T + 2π] and measure only [T, T + 2π], the steady orbit "
+                 "(lengths, L and l(I) of that period)",
+    "perturb": "solve each network N more times with every parameter × (1 + 1e-15·ε) and record "
+               "length_spread, L_spread ((max − min)/median over the N + 1 solves); default 1, "
+               "so every summary says whether its lengths are reproducible numbers (0: off, "
+               "half the work)",
 }
 #: flags a --params file decides (its network's shape and weights)
 PARAMS_EXCLUDE = ("width", "depth", "samples", "sigma-w2", "sigma-b2", "weight-init")
@@ -87,12 +103,13 @@ def _spec_group(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("spec (several values sweep their product)")
     for flag, (name, typ, choices, default) in SWEEP_FLAGS.items():
         g.add_argument(f"--{flag}", type=cli.type_for(typ), nargs="+", choices=choices, default=default,
-                       help=f"spec field {name}" + (" (None: from --semantics)" if default == [None]
-                                                    else ""))
+                       help=FLAG_HELP.get(flag, f"spec field {name}")
+                       + (" (None: from --semantics)" if default == [None] else ""))
     g2 = p.add_argument_group("solver backend and per-solve limits (a solve over a limit is a "
                               "failure row: step_budget, time_limit)")
     for flag, (_, typ, choices, default) in SINGLE_FLAGS.items():
-        g2.add_argument(f"--{flag}", type=cli.type_for(typ), choices=choices, default=default)
+        g2.add_argument(f"--{flag}", type=cli.type_for(typ), choices=choices, default=default,
+                        help=FLAG_HELP.get(flag))
 
 
 def _run_group(p: argparse.ArgumentParser) -> None:
@@ -174,6 +191,8 @@ def values_from_args(args: argparse.Namespace, base: dict[str, list] | None = No
             vals[name] = list(base[name])
         else:
             vals[name] = list(dict.fromkeys(v)) if isinstance(v, list) else [v]
+    if vals["model"] == ["mlp"] and "perturb" not in (given or ()) and "perturb" not in base:
+        vals["perturb"] = [0]   # a static network is not solved: the default spread is not asked for
     return vals
 
 
@@ -189,6 +208,15 @@ def _applies(values: dict[str, list], given: set[str]) -> None:
     if "ltc-decay" in given or "ltc-A" in given:
         if "ltc" not in values["model"]:
             refuse("ltc-decay" if "ltc-decay" in given else "ltc-A", "applies only to --model ltc")
+    for flag in ("input-gain", "input-omega"):
+        if flag in given and "off" in values["input_kind"]:
+            refuse(flag, "with --input-kind off: an input that is off has no gain or frequency "
+                         "(sweep the off input separately)")
+    if values["model"] == ["mlp"]:
+        for flag, why in (("transient", "a static mlp has no transient"),
+                          ("perturb", "a static mlp is not solved: nothing to be sensitive in")):
+            if flag in given:
+                refuse(flag, f"applies only to the continuous-time models ({why})")
     if "grid-points" in given and "grid" not in values["output"]:
         refuse("grid-points", "applies only to --output grid")
     fixed = set(values["method"]) & set(S.FIXED_METHODS)

@@ -23,7 +23,7 @@ __all__ = ["configurations", "build_tasks", "count_networks", "round_robin", "ch
            "SINGLE_FIELDS", "MAX_NETWORKS"]
 
 #: Fields that take one value per sweep (not swept).
-SINGLE_FIELDS = ("backend", "max_steps", "max_seconds", "device", "dtype")
+SINGLE_FIELDS = ("backend", "max_steps", "max_seconds", "device", "dtype", "perturb")
 #: Every field a grid may set: the specs' fields (``input_kind`` for InputSpec.kind) and semantics.
 GRID_FIELDS = tuple(dict.fromkeys(
     ["semantics", "input_kind"]

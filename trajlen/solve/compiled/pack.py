@@ -31,6 +31,6 @@ def pack_field(net: NetworkSpec, inp: InputSpec, params: Params) -> tuple:
     if arrays[1].shape != (n, k):
         raise ValueError(f"parameters of shape {arrays[1].shape} for a network of depth {n}, width {k}")
     flags = (*codes(net), net.recurrence == "shared", has_gate(net), net.ltc_decay == "abs")
-    ci = field.input
-    inp_args = (inp.kind == "exact", c(ci.table, dtype=np.float64), float(ci.inv_h), float(ci.last))
+    exact, table, inv_h, last, omega, gain = field.input.args
+    inp_args = (exact, c(table, dtype=np.float64), float(inv_h), float(last), omega, gain)
     return arrays, flags, inp_args
