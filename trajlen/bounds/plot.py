@@ -63,7 +63,10 @@ def _styles(groups: list, others: list[str]) -> list[dict]:
         seen[m] = i + 1
         n = models.count(m)
         base = plotting.model_color(m)
-        color = base if n == 1 else sns.dark_palette(base, n + 2, reverse=True)[i]
+        # a few groups of one model: shades of its colour; many (the static network's 16 k × d
+        # groups): a perceptual ramp, since 16 shades of one hue cannot be told apart
+        color = (base if n == 1 else sns.dark_palette(base, n + 2, reverse=True)[i] if n <= 4
+                 else sns.color_palette("viridis", n)[i])
         out.append({"color": color, "marker": _MARKERS[i % len(_MARKERS)]})
     return out
 
@@ -82,7 +85,7 @@ def _ratio_panel(ax, g: pd.DataFrame, xcol: str, st: dict) -> None:
     lim = 10.0 ** RATIO_DECADES
     r = g[np.isfinite(g["ratio"]) & (g["ratio"] > 0)]
     if r.empty:
-        return
+        return None
     q = r.groupby(xcol)["ratio"].agg(["median", "min", "max"])
     clip = q.clip(1 / lim, lim)
     ax.plot(clip.index, clip["median"], "-", color=st["color"], marker=st["marker"], ms=3.5, lw=1)
@@ -91,6 +94,18 @@ def _ratio_panel(ax, g: pd.DataFrame, xcol: str, st: dict) -> None:
         if not 1 / lim <= v <= lim:
             ax.annotate(f"1e{math.log10(v):.0f}", (x, clip.loc[x, "median"]), fontsize=5,
                         color=st["color"], xytext=(3, -8 if v > 1 else 3), textcoords="offset points")
+    return float(clip["min"].min()), float(clip["max"].max())
+
+
+def _ratio_limits(spans: list) -> tuple[float, float]:
+    """The ratio axis: the data's range, at least one decade either side of 1, at most
+    ±RATIO_DECADES decades (so ratios all near 1 are not squeezed into a sliver of 12 decades)."""
+    spans = [s for s in spans if s is not None]
+    lo = min([0.1] + [a for a, _ in spans])
+    hi = max([10.0] + [b for _, b in spans])
+    lo = 10.0 ** max(-RATIO_DECADES, math.floor(math.log10(lo) - 0.2))
+    hi = 10.0 ** min(RATIO_DECADES, math.ceil(math.log10(hi) + 0.2))
+    return lo, hi
 
 
 def _exponent_panel(ax, fits: pd.DataFrame, axis: str, labels: dict, styles: dict) -> None:
@@ -100,13 +115,40 @@ def _exponent_panel(ax, fits: pd.DataFrame, axis: str, labels: dict, styles: dic
         lo, hi = row["slope_lo"], row["slope_hi"]
         ax.errorbar(row["slope"], i, xerr=[[row["slope"] - lo], [hi - row["slope"]]] if np.isfinite(lo)
                     else None, fmt=st["marker"], color=st["color"], ms=4, capsize=2)
+    lo, hi = _exponent_limits(f)
+    for i, row in f.iterrows():
         inside = bool(row.get("bound_in_ci"))
-        ax.plot(row["bound_slope"], i, "|", color="k", ms=9, mew=1.6 if inside else 0.8)
+        b = row["bound_slope"]
+        if not np.isfinite(b):
+            continue
+        if lo <= b <= hi:
+            ax.plot(b, i, "|", color="k", ms=9, mew=1.6 if inside else 0.8)
+        else:   # off the axis: an arrow at the edge, the bound's value beside it
+            edge = lo if b < lo else hi
+            ax.plot(edge, i, "<" if b < lo else ">", color="k", ms=4)
+            ax.annotate(f"bound {b:.3g}", (edge, i), fontsize=5, va="center",
+                        ha="left" if b < lo else "right", xytext=(5 if b < lo else -5, 5),
+                        textcoords="offset points")
+    ax.set_xlim(lo, hi)
     ax.set_yticks(range(len(f)), [labels.get(g, g) for g in f["group"]], fontsize=5.5)
     ax.invert_yaxis()
     ax.axvline(0, color="0.6", lw=0.5)
-    unit = "a per layer (length ∝ e^{a·d})" if AXES[axis][1] == "loglinear" else "exponent a (∝ x^a)"
-    ax.set_xlabel(f"growth {unit}\nmarker: measured [95 % CI]; bar: bound")
+    unit = "a per layer (length ∝ e^(a·d))" if AXES[axis][1] == "loglinear" else "exponent a (∝ x^a)"
+    ax.set_xlabel(f"growth {unit}\nmarker: measured [95 % CI]; bar: bound (arrow: off the axis)")
+
+
+def _exponent_limits(f: pd.DataFrame) -> tuple[float, float]:
+    """The exponent axis: every measured interval, 0, and the bounds that lie within one span of
+    them; a bound farther out is drawn at the edge (the CT-RNN's Eq. 8 reaches −18 per layer)."""
+    meas = pd.concat([f["slope"], f["slope_lo"], f["slope_hi"]]).to_numpy(float)
+    meas = meas[np.isfinite(meas)]
+    lo, hi = min(0.0, meas.min(initial=0.0)), max(0.0, meas.max(initial=0.0))
+    span = max(hi - lo, 0.1)
+    b = f["bound_slope"].to_numpy(float)
+    b = b[np.isfinite(b) & (b > lo - span) & (b < hi + span)]
+    lo, hi = min(lo, b.min(initial=lo)), max(hi, b.max(initial=hi))
+    pad = 0.08 * (hi - lo)
+    return lo - pad, hi + pad
 
 
 def _caption(rep: BoundReport, rows: pd.DataFrame, axis: str) -> list[str]:
@@ -129,22 +171,24 @@ def _figure(rep: BoundReport, rows: pd.DataFrame, axis: str):
     styles = _styles(groups, others)
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(13, 3.9),
                                         gridspec_kw={"width_ratios": [1, 1, 0.9]})
-    labels, by_group = {}, {}
+    labels, by_group, spans = {}, {}, []
     for (key, g), st in zip(groups, styles):
         label = _label(key, idx, others)
         med = g.groupby(xcol)["length"].quantile([0.25, 0.5, 0.75]).unstack()
         ax1.errorbar(med.index, med[0.5], yerr=[med[0.5] - med[0.25], med[0.75] - med[0.5]],
                      color=st["color"], marker=st["marker"], ms=3.5, lw=1, capsize=2, label=label)
-        _ratio_panel(ax2, g, xcol, st)
+        spans.append(_ratio_panel(ax2, g, xcol, st))
         group = ", ".join(f"{c}={_fmt(v)}" for c, v in zip(others, key) if pd.notna(v))
         labels[group], by_group[group] = label, st
     for ax in (ax1, ax2):
         ax.set_yscale("log")
         if kind == "loglog":
             ax.set_xscale("log")
-        plotting.numeric_ticks(ax, rows[xcol].round(6).unique())
+        xs = sorted(rows[xcol].round(6).unique())
+        plotting.numeric_ticks(ax, xs)
+        ax.set_xticks(xs, [f"{v:.3g}" for v in xs])   # σ_w = √2 as 1.41, not 1.41421
         ax.set_xlabel(_XLABEL[axis])
-    ax2.set_ylim(10.0 ** -RATIO_DECADES, 10.0 ** RATIO_DECADES)
+    ax2.set_ylim(*_ratio_limits(spans))
     for ax in (ax1, ax2):
         plotting.log_labels(ax)
     ax1.set_ylabel("measured length: median, IQR (log)")
