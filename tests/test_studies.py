@@ -267,3 +267,23 @@ def test_table2_intervals_pair_the_same_networks():
     lo, hi = iv.loc[("L", "ctrnn"), ["low", "high"]]
     assert lo < np.median(3.0 * base) < hi
     assert "LTC / CT-RNN" in table2.intervals_markdown(iv.reset_index())
+
+
+def test_figures_index_lists_every_figure_with_its_verdict():
+    """figures/README.md shows every committed PNG as a thumbnail link with a verdict, and is what
+    ``python -m studies.index`` writes (so it cannot fall behind the figures)."""
+    from pathlib import Path
+
+    from studies import index
+
+    root = Path(__file__).resolve().parents[1] / "figures"
+    text = (root / "README.md").read_text()
+    assert text == index.index_markdown(root)
+    pngs = index.figure_paths(root)
+    assert len(pngs) >= 40
+    for p in pngs:
+        assert f'<a href="{p.as_posix()}"><img src="{p.as_posix()}"' in text
+        assert index.verdict_for(p), f"no verdict for {p}"
+    stems = [p.with_suffix("").as_posix() for p in pngs]
+    unused = [k for k in index.VERDICTS if not any(s == k or s.startswith(k + "_") for s in stems)]
+    assert not unused, f"verdicts without a figure: {unused}"
