@@ -19,7 +19,8 @@ from trajlen.spec import SEMANTICS
 from trajlen.stats import paired_ratio
 from trajlen.study import Study
 
-from ._draw import sample_table, stem, summary_table
+from ._draw import caption, stem
+from ._tables import sample_table, summary_table
 
 _P = {**SEMANTICS["paper"]["network"], "input_kind": SEMANTICS["paper"]["input"]["kind"],
       **SEMANTICS["paper"]["solver"]}
@@ -95,16 +96,22 @@ def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
              plotting.write_table(adv, Path(f"{s}_ltc_advantage.csv"))]
     plotting.style()
     acts = [a for a in ("tanh", "sigmoid", "relu", "hardtanh") if a in set(samples["activation"])]
-    fig, axes = plotting.plt.subplots(len(acts), 2, figsize=(10, 3.0 * len(acts)), squeeze=False)
+    fig, axes = plotting.plt.subplots(len(acts), 2, figsize=(10, 2.6 * len(acts) + 0.8), squeeze=False,
+                                      sharex=True)
     order = [x for x in STEPS if x in set(samples["step"])]
-    n = int(samples.groupby(["activation", "step", "model"]).size().max())
     for i, act in enumerate(acts):
         d = samples[samples["activation"] == act]
-        plotting.step_panel(axes[i, 0], d, "length", order, logy=True, ylabel="trajectory length")
-        plotting.step_panel(axes[i, 1], d, "L", order, logy=True, ylabel="computational depth L")
+        last = i == len(acts) - 1
+        plotting.step_panel(axes[i, 0], d, "length", order, logy=True, ylabel="trajectory length",
+                            legend=False, xticklabels=last)
+        plotting.step_panel(axes[i, 1], d, "L", order, logy=True, ylabel="computational depth L",
+                            legend=i == 0, xticklabels=last)
         for ax in axes[i]:
-            ax.set_title(f"{plotting.ACTIVATION_NAMES[act]}: reference → paper, cumulative "
-                         f"[median, IQR; n = {n}]", fontsize="small")
+            ax.set_title(plotting.ACTIVATION_NAMES[act], fontsize="small")
+    plotting.suptitle(fig, caption("Ablation: reference → paper semantics, one switch at a time "
+                                   "(cumulative); median and IQR per step", samples, semantics,
+                                   ["activation", "step", "output", "refine", "controller"],
+                                   unit="marker"))
     fig.tight_layout()
     return files + plotting.save(fig, s)
 

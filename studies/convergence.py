@@ -22,7 +22,8 @@ import pandas as pd
 from trajlen import plotting
 from trajlen.study import Study
 
-from ._draw import sample_table, stem, summary_table
+from ._draw import caption, stem
+from ._tables import sample_table, summary_table
 
 GRIDS = [2001, 8001]
 _LOOSE = {"method": "RK45", "rtol": 1e-2, "atol": 1e-4}
@@ -56,21 +57,26 @@ def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
              plotting.write_table(summary, Path(f"{s}_summary.csv"))]
     plotting.style()
     acts = [a for a in ("tanh", "sigmoid", "relu", "hardtanh") if a in set(samples["activation"])]
-    fig, axes = plotting.plt.subplots(1, len(acts), figsize=(3.6 * len(acts), 3.4), squeeze=False)
+    fig, axes = plotting.plt.subplots(1, len(acts), figsize=(3.6 * len(acts), 3.6), squeeze=False)
     order = sorted(samples["setting"].unique(), key=lambda x: (f"rtol {TIGHT_RTOL:g}" in x, x))
     for j, act in enumerate(acts):
         ax = axes[0, j]
         d = samples[samples["activation"] == act]
-        for (m, smp), g in d.groupby(["model", "sample"]):
-            g = g.set_index("setting").reindex(order)
-            ax.plot(range(len(order)), 100 * g["rel_to_converged"], "o-", ms=3, lw=0.8,
-                    color=plotting.PALETTE[plotting.model_name(m)],
-                    label=plotting.model_name(m) if smp == d["sample"].min() else None)
+        for m in [m for m in plotting.MODEL_ORDER if m in set(d["model"])]:
+            for smp, g in d[d["model"] == m].groupby("sample"):
+                g = g.set_index("setting").reindex(order)
+                ax.plot(range(len(order)), 100 * g["rel_to_converged"], "o-", ms=3, lw=0.8, alpha=0.8,
+                        color=plotting.model_color(m),
+                        label=plotting.model_name(m) if smp == d["sample"].min() else None)
         ax.axhline(0, color="k", lw=0.5)
         ax.set_xticks(range(len(order)), order, rotation=60, ha="right", fontsize="x-small")
         ax.set_ylabel("length vs converged (%)")
-        ax.set_title(f"{plotting.ACTIVATION_NAMES[act]} [{semantics}]", fontsize="small")
-        ax.legend(fontsize="x-small")
+        ax.set_title(plotting.ACTIVATION_NAMES[act], fontsize="small")
+    plotting.outside_legend(axes[0, -1])
+    plotting.suptitle(fig, caption("Convergence: each network's length on four point sets, relative "
+                                   "to the tight solve on 8001 points (one line per network)", samples,
+                                   semantics, ["activation", "setting", "method", "rtol", "output"],
+                                   unit="model and activation"))
     fig.tight_layout()
     return files + plotting.save(fig, s)
 

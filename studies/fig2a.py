@@ -9,7 +9,7 @@ STUDY = Study(
     title="Fig 2A: PC1-PC2 latent curves per layer, hard-tanh, 3 layers, k=100",
     grid={"model": ["node", "ctrnn", "ltc"], "activation": ["hardtanh"], "width": [100], "depth": [3]},
     samples=100,
-    draw=latent("fig2a", "layer", "layer", per_layer=True),
+    draw=latent("fig2a", "layer", "layer", per_layer=True, title="Fig 2A (hard-tanh, per layer)"),
     quick_samples=1,
     quick_grid={"width": [10], "depth": [2]},
     notes="The paper does not give the depth of Fig 2A; 3 layers are drawn (sample 0, the same random "

@@ -16,7 +16,7 @@ STUDY = Study(
           "method": ["RK23", "RK45", "LSODA", "BDF"]},
     samples=100,
     draw=boxes("fig3a", "method", "solver (scipy; ode23→RK23, ode45→RK45, ode113→LSODA, ode23tb→BDF)",
-               title="Fig 3A"),
+               title="Fig 3A: length vs ODE solver"),
     quick_samples=1,
     quick_grid={"width": [10]},
     notes="scipy backend: MATLAB's ode113/ode23tb have no torch counterpart. Output points: the "

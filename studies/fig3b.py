@@ -10,7 +10,8 @@ STUDY = Study(
     grid={"model": ["node", "ctrnn", "ltc"], "activation": ["tanh"],
           "width": [10, 25, 50, 100, 150, 200]},
     samples=100,
-    draw=boxes("fig3b", "width", "width k", explained=True, title="Fig 3B"),
+    draw=boxes("fig3b", "width", "width k", explained=True, numeric=True, logx=True,
+               title="Fig 3B: length vs width k, and the variance PC1, PC2 explain"),
     quick_grid={"width": [5, 10]},
     notes="The paper does not name Fig 3B's activation; tanh is used.",
 )

@@ -56,7 +56,8 @@ def test_cli_scheduler_address(local, client, tmp_path, capsys):
     addr = client.scheduler.address
     out = tmp_path / "s"
     code = main(["--model", "node", "ctrnn", "ltc", "--width", "10", "--samples", "4",
-                 "--chunk-size", "2", "--scheduler", addr, "--out", str(out), "--quiet"])
+                 "--chunk-size", "2", "--perturb", "0",   # as the in-process tasks (CLI default: 1)
+                 "--scheduler", addr, "--out", str(out), "--quiet"])
     assert code == 0, capsys.readouterr().err
     from trajlen.results import read_results
 

@@ -16,16 +16,38 @@ from trajlen import reproduce
 from trajlen.pipeline import Task
 from trajlen.spec import SpecError, make_specs
 
-SPEC_ARTIFACTS = {"table2", "fig2a", "fig2b", "fig2c", "fig2d", "fig2e", "fig3a", "fig3b", "fig3c",
-                  "fig3d", "supp_input_step", "supp_htanh_k25"}
+SPEC_ARTIFACTS = {"table2", "fig2a", "fig2b", "fig2c", "fig2d", "fig2e", "fig2e_sigmoid", "fig3a",
+                  "fig3b", "fig3c", "fig3d", "supp_input_step", "supp_htanh_k25"}
 
 
 def test_every_artifact_has_one_study():
     names = [s.name for s in ALL]
     assert len(names) == len(set(names))
     assert SPEC_ARTIFACTS <= set(names)
-    assert {"ablation", "convergence"} <= set(names)
+    assert {"ablation", "convergence", "static_grid", "obs1_relu", "obs4_tanh"} <= set(names)
     assert BY_NAME == {s.name: s for s in ALL}
+
+
+def _configs(name, *fields):
+    return {tuple(getattr(t.net, f) for f in fields) for t in BY_NAME[name].tasks("paper", samples=1)}
+
+
+def test_fig2_studies_run_what_the_panels_show():
+    """SPEC §5 / issue 15: 2B hard-tanh k = 100, 1 layer, σ_w² 1–8; 2C ReLU and 2D hard-tanh to
+    k = 200; 2E the panel (tanh, 5 layers) and the caption (sigmoid); observations I (ReLU, 4 layers)
+    and IV (tanh, 6 layers) at k = 100."""
+    assert _configs("fig2b", "activation", "width", "depth", "sigma_w2") == {
+        ("hardtanh", 100, 1, s) for s in (1.0, 2.0, 4.0, 8.0)}
+    widths = {(w,) for w in (10, 25, 50, 100, 150, 200)}
+    assert {(a,) for (a,) in _configs("fig2c", "activation")} == {("relu",)}
+    assert {(a,) for (a,) in _configs("fig2d", "activation")} == {("hardtanh",)}
+    assert _configs("fig2c", "width") == widths == _configs("fig2d", "width")
+    assert _configs("fig2e", "activation", "width", "depth") == {("tanh", 100, 5)}
+    assert _configs("fig2e_sigmoid", "activation", "depth") == {("sigmoid", 3)}
+    assert _configs("obs1_relu", "activation", "width", "depth") == {("relu", 100, 4)}
+    assert _configs("obs4_tanh", "activation", "width", "depth") == {("tanh", 100, 6)}
+    for name in ("fig2b", "fig2c", "fig2d", "fig2e", "obs1_relu", "obs4_tanh"):
+        assert BY_NAME[name].samples == 100 and set(BY_NAME[name].semantics) == {"reference", "paper"}
 
 
 @pytest.mark.parametrize("study", ALL, ids=lambda s: s.name)
@@ -80,6 +102,8 @@ def _synthetic_rows(n_samples=3, **grid) -> pd.DataFrame:
                            **{k: v for k, v in sol.to_dict().items() if k != "semantics"},
                            seed=0, sample=s, status="ok" if s < 2 else "non_finite",
                            length=lengths[-1], lengths=lengths, var_pc1_layers=[0.6] * net.depth,
+                           lengths_full=[1.5 * v for v in lengths], length_full=1.5 * lengths[-1],
+                           tau_min=float(rng.uniform(0.01, 0.5)), steps_per_interval=1.0,
                            var_pc2_layers=[0.3] * net.depth, var_pc1=0.6, var_pc2=0.3,
                            L=float(rng.uniform(0.5, 9)), n_accepted=10, n_rejected=1, nfev=70,
                            n_points=11, spec_json=json.dumps({"network": net.to_dict(),
@@ -91,18 +115,61 @@ def _synthetic_rows(n_samples=3, **grid) -> pd.DataFrame:
 
 def test_draw_functions_on_synthetic_table(tmp_path):
     rows = _synthetic_rows(width=[3, 4])
-    files = boxes("demo", "width", "width", explained=True)(rows, tmp_path, "paper")
+    files = boxes("demo", "width", "width", explained=True, numeric=True, logx=True)(rows, tmp_path,
+                                                                                      "paper")
     assert {p.suffix for p in files} == {".csv", ".png", ".pdf"}
     summary = pd.read_csv(tmp_path / "demo_paper_summary.csv")
     assert set(summary["n"]) == {3} and set(summary["n_failed"]) == {1}
+    # the full-space length beside the PCA length, medians with their interval columns
+    assert {"length_full_median", "length_median_lo", "length_median_hi", "L_median_lo"} <= set(summary)
+    np.testing.assert_allclose(summary["length_full_median"], 1.5 * summary["length_median"], rtol=1e-5)
+    paired = pd.read_csv(tmp_path / "demo_paper_paired.csv")
+    assert set(paired["ratio"]) == {"ltc/node", "ltc/ctrnn", "ctrnn/node"}
+    assert set(paired["n_pairs"]) == {2}
     files = latent("demo2", "layer", "layer", per_layer=True)(_synthetic_rows(), tmp_path, "paper")
     curves = pd.read_csv(tmp_path / "demo2_paper_curves.csv")
     assert set(curves["layer"]) == {1, 2} and (tmp_path / "demo2_paper.png").exists()
+    assert (tmp_path / "demo2_paper_lengths.png").exists()
+    titles = pd.read_csv(tmp_path / "demo2_paper_curve_lengths.csv")
+    assert {"activation", "width", "sigma_w2", "layer", "length"} <= set(titles)
+    growth = pd.read_csv(tmp_path / "demo2_paper_growth.csv")
+    assert set(growth["measure"]) == {"length", "length_full"}
+    assert set(zip(growth["from_layer"], growth["to_layer"])) == {(1, 2)}
     t2 = _synthetic_rows(activation=["tanh", "relu"], width=[4, 4])
     table2.draw(t2, tmp_path, "reference")
     md = (tmp_path / "table2_reference.md").read_text()
     assert "0.56 ± 0.016" in md and "| ReLU | LTC | 56.9 ± 9.03 |" in md
     assert len(sample_table(t2, per_layer=True)) == 2 * len(t2)
+
+
+def test_summary_median_interval_is_the_order_statistic_interval():
+    """n = 20 values 1..20: the 95 % interval of the median is [6, 15] (binomial order statistics)."""
+    from studies._tables import summary_table
+
+    df = pd.DataFrame({"model": "node", "status": "ok", "length": np.arange(1.0, 21.0),
+                       "length_full": np.arange(1.0, 21.0), "L": 1.0, "var_pc1": 0.5, "var_pc2": 0.3})
+    s = summary_table(df, ["model"]).iloc[0]
+    assert (s["length_median"], s["length_median_lo"], s["length_median_hi"]) == (10.5, 6.0, 15.0)
+
+
+def test_trend_and_growth_tables_recover_known_exponents():
+    from studies._tables import growth_table, trend_table
+
+    k = np.repeat([10.0, 20.0, 40.0, 80.0], 5)
+    noise = np.tile([0.98, 0.99, 1.0, 1.01, 1.02], 4)
+    df = pd.DataFrame({"model": "ltc", "status": "ok", "width": k, "length": 3 * k * noise,
+                       "length_full": 2 * np.sqrt(k) * noise})
+    t = trend_table(df, "width").set_index("measure")
+    assert t.loc["length", "exponent"] == pytest.approx(1.0, abs=1e-9)
+    assert t.loc["length_full", "exponent"] == pytest.approx(0.5, abs=1e-9)
+    assert t.loc["length", "exponent_lo"] < 1.0 < t.loc["length", "exponent_hi"]
+    layers = pd.DataFrame([{"model": "node", "status": "ok", "sample": s, "layer": d,
+                            "length": 5.0 * 3.0 ** d * (1 + 0.01 * s), "length_full": 7.0}
+                           for s in range(8) for d in (1, 2, 3)])
+    g = growth_table(layers)
+    overall = g[(g["measure"] == "length") & (g["from_layer"] == 1) & (g["to_layer"] == 3)].iloc[0]
+    assert overall["factor_median"] == pytest.approx(3.0) and overall["n"] == 8
+    assert set(g.loc[g["measure"] == "length_full", "factor_median"]) == {1.0}
 
 
 def test_quick_study_end_to_end_is_deterministic(tmp_path):
@@ -200,3 +267,23 @@ def test_table2_intervals_pair_the_same_networks():
     lo, hi = iv.loc[("L", "ctrnn"), ["low", "high"]]
     assert lo < np.median(3.0 * base) < hi
     assert "LTC / CT-RNN" in table2.intervals_markdown(iv.reset_index())
+
+
+def test_figures_index_lists_every_figure_with_its_verdict():
+    """figures/README.md shows every committed PNG as a thumbnail link with a verdict, and is what
+    ``python -m studies.index`` writes (so it cannot fall behind the figures)."""
+    from pathlib import Path
+
+    from studies import index
+
+    root = Path(__file__).resolve().parents[1] / "figures"
+    text = (root / "README.md").read_text()
+    assert text == index.index_markdown(root)
+    pngs = index.figure_paths(root)
+    assert len(pngs) >= 40
+    for p in pngs:
+        assert f'<a href="{p.as_posix()}"><img src="{p.as_posix()}"' in text
+        assert index.verdict_for(p), f"no verdict for {p}"
+    stems = [p.with_suffix("").as_posix() for p in pngs]
+    unused = [k for k in index.VERDICTS if not any(s == k or s.startswith(k + "_") for s in stems)]
+    assert not unused, f"verdicts without a figure: {unused}"
