@@ -89,6 +89,9 @@ VERDICTS: dict[str, str] = {
                                    "(tanh) when the weights become N(0, σ_w²/k)",
     "convergence/convergence_reference": "At rtol 1e-2 the trajectory is accurate; the length moves with "
                                          "where the solver puts its points (the PCA plane)",
+    "static_grid/static_grid_paper": "Our study: the full-space length's per-layer factor converges with "
+                                     "the grid (1.73 at T = 2 001 → 1.79 at 100 001; mean field 1.82); the "
+                                     "PCA length stays at 1.49–1.53",
 }
 
 
