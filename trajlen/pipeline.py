@@ -37,7 +37,7 @@ from .trajectory import Trajectory
 __all__ = ["Task", "run_tasks", "measure", "trajectory_for", "SCHEMA_VERSION", "versions"]
 
 #: Bump when the meaning or set of result columns changes; the store refuses to mix schemas.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class Task:
     seed: int = 0
     sample: int = 0
     params_file: str | None = None
+
+    def __post_init__(self) -> None:
+        S.check_combination(self.net, self.inp, self.solver)
 
     @property
     def task_id(self) -> str:
@@ -132,8 +135,11 @@ def _crashed(e: Exception) -> Trajectory:
 
 
 #: network fields that say how the parameters were drawn: null in a row whose network was read
-#: from a file (``--params``), where they did not apply
+#: from a file (``--params``), or whose model has an initialisation of its own, where they did not
+#: apply
 DRAW_FIELDS = ("sigma_w2", "sigma_b2", "weight_init")
+#: the switches of trajlen's layered models (SPEC §1): null in a row of a model they do not touch
+LAYER_SWITCHES = ("recurrence", "ltc_decay", "ltc_A", "hardtanh")
 
 
 def _notes(task: Task) -> str:
@@ -156,6 +162,8 @@ def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None =
     row.update(input_kind=inp.kind, n_samples=inp.n_samples)
     row.update({k: v for k, v in solver.to_dict().items() if k != "semantics"})
     row.update(seed=task.seed, sample=task.sample, params_path=None, params_sha256=None)
+    if net.model in S.OWN_INIT:
+        row.update({f: None for f in DRAW_FIELDS + LAYER_SWITCHES})
     if task.params_file is not None:
         row.update({f: None for f in DRAW_FIELDS})
         row.update(params_path=str(task.params_file), params_sha256=file_sha256(task.params_file))
@@ -172,7 +180,7 @@ def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None =
                                                                 inp.n_samples)
     row["steps_per_interval"] = (float("nan") if static else
                                  steps_per_interval(traj.n_accepted, inp.n_samples))
-    row["tau_min"] = float(params.tau.min()) if params is not None else float("nan")
+    row["tau_min"] = float(getattr(params, "tau_min", float("nan")))
     row["wall_s"] = wall_s
     row.update(versions())
     return row

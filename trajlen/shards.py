@@ -37,7 +37,7 @@ _COLUMNS = [
     ("depth", _I), ("sigma_w2", _F), ("sigma_b2", _F), ("semantics", _S), ("weight_init", _S),
     ("recurrence", _S), ("ltc_decay", _S), ("ltc_A", _S), ("hardtanh", _S), ("input_kind", _S),
     ("n_samples", _I), ("backend", _S), ("method", _S), ("controller", _S), ("rtol", _F),
-    ("atol", _F), ("output", _S), ("refine", _I), ("grid_points", _I), ("dt", _F),
+    ("atol", _F), ("output", _S), ("refine", _I), ("grid_points", _I), ("dt", _F), ("ode_unfolds", _I),
     ("max_steps", _I), ("max_seconds", _F), ("device", _S), ("dtype", _S), ("seed", _I),
     ("sample", _I), ("params_path", _S), ("params_sha256", _S), ("status", _S), ("message", _S),
     ("n_accepted", _I), ("n_rejected", _I), ("nfev", _I), ("njev", _I), ("n_points", _I),
@@ -47,7 +47,7 @@ _COLUMNS = [
     ("tau_min", _F), ("wall_s", _F), ("trajlen_version", _S), ("numpy_version", _S),
     ("scipy_version", _S), ("sklearn_version", _S), ("torch_version", _S), ("numba_version", _S),
 ]
-#: The Arrow schema of every shard of ``SCHEMA_VERSION`` 2: change it only with a schema bump.
+#: The Arrow schema of every shard of ``SCHEMA_VERSION`` 3: change it only with a schema bump.
 ROW_SCHEMA = pa.schema([pa.field(n, t, nullable=n in _NULLABLE) for n, t in _COLUMNS])
 
 

@@ -37,11 +37,22 @@ __all__ = [
     "METHODS",
     "spec_key",
     "make_specs",
+    "check_combination",
     "resolve_backend",
 ]
 
-MODELS = ("node", "ctrnn", "ltc", "mlp")
+#: trajlen's random networks (paper Eq. 1 and its two baselines; SPEC §1), the static deep network,
+#: and the LTC of the ``ncps`` library (conductance form, SPEC §6; :mod:`trajlen.models.ltc_ncps`)
+MODELS = ("node", "ctrnn", "ltc", "mlp", "ltc_ncps")
 ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab")
+#: models with a nonlinearity of their own: the activations each takes, its default first (the
+#: ncps LTC's synapses are sigmoids)
+OWN_ACTIVATIONS: dict[str, tuple[str, ...]] = {"ltc_ncps": ("sigmoid",)}
+#: models whose initialisation is their own (ncps's), not trajlen's σ-scaled normal draws: a row of
+#: theirs has null σ labels and weight_init, and the layered switches do not apply
+OWN_INIT = ("ltc_ncps",)
+#: models of one layer of ``width`` units (depth must be 1)
+ONE_LAYER = ("ltc_ncps",)
 SEMANTICS_NAMES = ("paper", "reference")
 WEIGHT_INITS = ("std_label", "var_over_k")
 RECURRENCES = ("shared", "ltc_only", "none")
@@ -133,11 +144,15 @@ class NetworkSpec(_Spec):
 
     Parameters
     ----------
-    model : {"node", "ctrnn", "ltc", "mlp"}
-        Neural ODE, CT-RNN, LTC (paper Eq. 1), or the static deep network of Raghu et al. (paper Fig. 1).
-    activation : {"tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab"}
+    model : {"node", "ctrnn", "ltc", "mlp", "ltc_ncps"}
+        Neural ODE, CT-RNN, LTC (paper Eq. 1), the static deep network of Raghu et al. (paper Fig. 1),
+        or the LTC of ``ncps`` (conductance form, ncps's initialisation; one layer;
+        :mod:`trajlen.models.ltc_ncps`).
+    activation : {"tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab"} or None
         φ. ``"hardtanh"`` follows the ``hardtanh`` switch; ``"hardtanh_matlab"`` is always the
         MATLAB ``Htanh.m`` behaviour (identity unless every unit saturates on the same side).
+        None (default): ``"tanh"``, or the model's own nonlinearity (:data:`OWN_ACTIVATIONS`:
+        ``ltc_ncps`` takes ``"sigmoid"`` only, its synapses').
     width, depth : int
         k units per layer (k >= 2: PCA keeps two components), n layers.
     sigma_w2, sigma_b2 : float
@@ -161,7 +176,7 @@ class NetworkSpec(_Spec):
     """
 
     model: str = "ltc"
-    activation: str = "tanh"
+    activation: str | None = None
     width: int = 100
     depth: int = 1
     sigma_w2: float = 2.0
@@ -175,9 +190,17 @@ class NetworkSpec(_Spec):
 
     def __post_init__(self) -> None:
         _choice("model", self.model, MODELS)
-        _choice("activation", self.activation, ACTIVATION_NAMES)
+        own = OWN_ACTIVATIONS.get(self.model)
+        if self.activation is None:
+            object.__setattr__(self, "activation", own[0] if own else "tanh")
+        if own:
+            _choice(f"activation with model {self.model}", self.activation, own)
+        else:
+            _choice("activation", self.activation, ACTIVATION_NAMES)
         _int("width", self.width, 2)
         _int("depth", self.depth, 1)
+        if self.model in ONE_LAYER and self.depth != 1:
+            _fail("depth", f"must be 1 with model {self.model} (one layer of width units)", self.depth)
         _positive("sigma_w2", self.sigma_w2)
         _positive("sigma_b2", self.sigma_b2)
         _choice("semantics", self.semantics, SEMANTICS_NAMES)
@@ -275,7 +298,12 @@ class SolverSpec(_Spec):
     refine : int
     grid_points : int
     dt : float
-        Step of the fixed-step methods.
+        Step of the fixed-step methods (not of ``ncps_fused``, whose step is the input step over
+        ``ode_unfolds``).
+    ode_unfolds : int
+        ``ncps_fused`` (ncps's own LTC solver): fused steps per input step (ncps's ``ode_unfolds``,
+        default 6); the step is ``InputSpec.dt / ode_unfolds`` and the input is held at each input
+        sample over its step, as ncps holds a sequence element.
     max_steps : int
         Step budget per solve (accepted + rejected); exceeding it is a recorded failure.
     max_seconds : float or None
@@ -293,6 +321,7 @@ class SolverSpec(_Spec):
     refine: int | None = None
     grid_points: int = 2001
     dt: float = 0.01
+    ode_unfolds: int = 6
     max_steps: int = 200_000
     max_seconds: float | None = None
     device: str = "cpu"
@@ -323,6 +352,7 @@ class SolverSpec(_Spec):
         _int("refine", self.refine, 1)
         _int("grid_points", self.grid_points, 2)
         _positive("dt", self.dt)
+        _int("ode_unfolds", self.ode_unfolds, 1)
         _int("max_steps", self.max_steps, 1)
         if self.max_seconds is not None:
             _positive("max_seconds", self.max_seconds)
@@ -392,4 +422,19 @@ def make_specs(semantics: str = "reference", **values: Any) -> tuple[NetworkSpec
                             f"{', '.join(sorted(net_names | inp_names | sol_names | {'input_kind'}))}")
     for d in (out.network, out.input, out.solver):
         d.setdefault("semantics", semantics)
-    return NetworkSpec(**out.network), InputSpec(**out.input), SolverSpec(**out.solver)
+    specs = NetworkSpec(**out.network), InputSpec(**out.input), SolverSpec(**out.solver)
+    check_combination(*specs)
+    return specs
+
+
+#: methods that only one model's equations define: ncps's fused unfolding needs its capacitance
+MODEL_METHODS = {"ncps_fused": ("ltc_ncps",)}
+
+
+def check_combination(net: NetworkSpec, inp: InputSpec, solver: SolverSpec) -> None:
+    """Refuse specs that are valid alone but not together (:class:`SpecError`, naming both)."""
+    models = MODEL_METHODS.get(solver.method)
+    if models is not None and net.model not in models:
+        _fail("method", f"{solver.method} is the solver of model {' or '.join(models)} (model "
+              f"{net.model} has no membrane capacitance to regularise); use fused for the paper's "
+              "Eq. 3", solver.method)

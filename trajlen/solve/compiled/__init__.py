@@ -30,8 +30,8 @@ from ...trajectory import Trajectory
 from ..output import grid_times
 from ..registry import METHODS
 from ..result import RowResult
-from .jit import ACTIVATION_CODES, CACHE, is_cached
-from .pack import pack_field
+from .jit import CACHE, is_cached
+from .pack import jumps, pack_field
 from .state import (
     FAIL_T,
     H_ABS,
@@ -69,8 +69,6 @@ BLOCK_BYTES = 8 * 2 ** 20
 #: Accepted steps per kernel call when a wall-time limit is set (the limit is checked between calls).
 TIMED_STEPS = 2000
 _NO_LIMIT = 2 ** 62
-#: MATLAB's layer-wise Htanh: RK45+ros23w stays RK45 with it (see integrate_one)
-_MATLAB_HTANH = ACTIVATION_CODES["hardtanh_matlab"]
 
 
 def _kernels(kind: str):
@@ -163,7 +161,7 @@ def _run(kind: str, fld, solver: SolverSpec, t_end: float, sf, si, y, K, out: _O
     rtol, atol, max_steps = float(solver.rtol), float(solver.atol), int(solver.max_steps)
     rk = "RK45" if kind == "switching" else solver.method
     phase = "ros" if kind == "rosenbrock" else "rk"
-    detect = kind == "switching" and fld[1][1] != _MATLAB_HTANH
+    detect = kind == "switching" and not jumps(fld)
     h_ref, note = 0.0, ""
     method = _method_args(rk, solver.controller) if phase == "rk" else None
     blk = out.start(si)
