@@ -65,6 +65,10 @@ class Params:
     def arrays(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def spec_fields(self) -> dict:
+        """The NetworkSpec fields these parameters fix (their shape)."""
+        return {"width": self.width, "depth": self.depth}
+
     @property
     def tau_min(self) -> float:
         """The smallest time constant τ of the network (a row's ``tau_min``)."""
@@ -109,6 +113,11 @@ def sample_params(spec: NetworkSpec, seed: int, sample: int):
         from .models import ltc_ncps
 
         return ltc_ncps.sample(k, rng)
+    if spec.model == "cfc":
+        from .models import cfc
+
+        return cfc.sample(k, spec.cfc_mode, spec.activation, spec.backbone_units, spec.backbone_layers,
+                          rng)
     z = {name: rng.standard_normal(shape) for name, shape in (
         ("W", (n, k, k)), ("b", (n, k)), ("E", (n, k, k)), ("tau", (n, k)),
         ("W_r", (n, k, k)), ("b_r", (n, k)), ("E_r", (n, k, k)), ("A", (n, k)))}
@@ -148,15 +157,23 @@ def stack_params(params, xp=np, device=None, dtype=None) -> dict:
 #: the parameter classes a ``.npz`` may hold, by the model named in its ``model`` entry (a file
 #: without one holds :class:`Params`, trajlen's random networks)
 def _classes() -> dict[str, type]:
+    from .models.cfc import CfcParams
     from .models.ltc_ncps import LtcNcpsParams
 
-    return {"ltc_ncps": LtcNcpsParams}
+    return {"ltc_ncps": LtcNcpsParams, "cfc": CfcParams}
+
+
+#: ``.npz`` entries that are not arrays of the parameters: the model, and what the arrays do not say
+_META = "meta_"
 
 
 def save_params(p, path: str | Path) -> None:
     """Save to ``.npz``: float64 arrays named as the parameter class's fields, plus ``model`` naming
-    the class for a model with parameters of its own (``ltc_ncps``)."""
+    the class for a model with parameters of its own (``ltc_ncps``, ``cfc``) and its ``meta_*``
+    strings (the CfC's mode and activation)."""
     extra = {"model": np.array(p.MODEL)} if hasattr(p, "MODEL") else {}
+    meta = p.meta() if hasattr(p, "meta") else {}
+    extra.update({_META + k: np.array(v) for k, v in meta.items()})
     np.savez(path, **p.arrays(), **extra)
 
 
@@ -170,7 +187,14 @@ def load_params(path: str | Path):
             if cls is None:
                 raise SpecError(f"{where} holds parameters of model {model!r}, which trajlen does "
                                 f"not know (known: {', '.join(_classes())})")
-            d = {name: np.asarray(f[name], dtype=np.float64) for name in (fl.name for fl in fields(cls))}
+            if model == "cfc":
+                arrays = {n: np.asarray(f[n], dtype=np.float64) for n in f.files
+                          if n != "model" and not n.startswith(_META)}
+                meta = {n[len(_META):]: str(f[n]) for n in f.files if n.startswith(_META)}
+                d = dict(tensors=arrays, **meta)
+            else:
+                d = {name: np.asarray(f[name], dtype=np.float64) for name in
+                     (fl.name for fl in fields(cls))}
     except SpecError:
         raise
     except (OSError, KeyError, ValueError, EOFError) as e:

@@ -29,7 +29,7 @@ from .measures import (
     steps_per_interval,
     trajectory_measures,
 )
-from .models import mlp
+from .models import ODE_MODELS, mlp
 from .params import Params, import_mat, load_params, sample_params
 from .spec import InputSpec, NetworkSpec, SolverSpec, SpecError, spec_key
 from .trajectory import Trajectory
@@ -67,9 +67,12 @@ class Task:
         if self.params_file is None:
             return sample_params(self.net, self.seed, self.sample)
         p = read_params_file(self.params_file)
-        if (p.width, p.depth) != (self.net.width, self.net.depth):
-            raise SpecError(f"params file {self.params_file!r} has width {p.width}, depth {p.depth}; "
-                            f"the spec has width {self.net.width}, depth {self.net.depth}")
+        fixed = p.spec_fields()
+        spec = {k: getattr(self.net, k) for k in fixed}
+        if spec != fixed:
+            have = ", ".join(f"{k} {v}" for k, v in fixed.items())
+            raise SpecError(f"params file {self.params_file!r} has {have}; the spec has "
+                            + ", ".join(f"{k} {v}" for k, v in spec.items()))
         return p
 
 
@@ -113,6 +116,8 @@ def trajectory_for(task: Task, params: Params | None = None) -> Trajectory:
     """Solve one task on the scipy or numba backend (or evaluate a static ``mlp``); see
     :func:`run_tasks`."""
     params = task.params() if params is None else params
+    if task.net.model == "cfc":
+        return _cfc_trajectory(task, params)
     if task.net.model == "mlp":
         pts = input_curve(task.inp, task.solver.grid_points)
         x = mlp.forward(task.net, params, pts).reshape(len(pts), -1)
@@ -125,6 +130,20 @@ def trajectory_for(task: Task, params: Params | None = None) -> Trajectory:
     from .solve.scipy_ivp import solve_scipy
 
     return solve_scipy(task.net, params, task.inp, task.solver)
+
+
+def _cfc_trajectory(task: Task, params) -> Trajectory:
+    """The CfC's hidden states at the input samples (:mod:`trajlen.models.cfc`): a map, no solver."""
+    from .inputs import input_at, sample_times
+    from .models import cfc
+
+    t = sample_times(task.inp)
+    x = cfc.run(params, input_at(t, task.inp), task.inp.dt)
+    n = len(t) - 1
+    ok = bool(np.all(np.isfinite(x)))
+    return Trajectory(t=t, x=x, step_t=t, n_accepted=n, nfev=n, status="ok" if ok else "non_finite",
+                      message=f"a map over the {len(t)} input samples (dt = 2*pi/{n}); no ODE solver "
+                              "ran, so the solver spec does not apply")
 
 
 def _crashed(e: Exception) -> Trajectory:
@@ -175,7 +194,7 @@ def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None =
     per_layer = trajectory_measures(traj, net.width, net.depth)
     row.update({name: per_layer[k][-1] for k, name in LAYER_COLUMNS.items()})
     row.update({k: per_layer[k] for k in ROW_LISTS})
-    static = net.model == "mlp"
+    static = net.model == "mlp" or net.model in S.MAP_MODELS   # no solver: no steps to count
     row["L"] = float("nan") if static else computational_depth(traj.n_accepted, solver.refine,
                                                                 inp.n_samples)
     row["steps_per_interval"] = (float("nan") if static else
@@ -197,7 +216,7 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
     rows: list[dict | None] = [None] * len(tasks)
     batched: dict[tuple, list[int]] = {}
     for i, task in enumerate(tasks):
-        if task.solver.backend == "torch" and task.net.model != "mlp":
+        if task.solver.backend == "torch" and task.net.model in ODE_MODELS:
             batched.setdefault((task.inp, task.solver), []).append(i)
             continue
         start = time.perf_counter()

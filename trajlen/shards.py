@@ -31,11 +31,13 @@ _S, _I, _F, _L = pa.string(), pa.int64(), pa.float64(), pa.list_(pa.float64())
 #: Also null: how the parameters were drawn (σ labels, weight_init) in rows whose network was read
 #: from a file, and the file's path and hash in rows whose network was drawn.
 _NULLABLE = {"weight_init", "recurrence", "ltc_decay", "ltc_A", "hardtanh", "input_kind", "controller",
-             "output", "refine", "max_seconds", "sigma_w2", "sigma_b2", "params_path", "params_sha256"}
+             "output", "refine", "max_seconds", "sigma_w2", "sigma_b2", "params_path", "params_sha256",
+             "cfc_mode", "backbone_units", "backbone_layers"}
 _COLUMNS = [
     ("task_id", _S), ("schema_version", _I), ("model", _S), ("activation", _S), ("width", _I),
     ("depth", _I), ("sigma_w2", _F), ("sigma_b2", _F), ("semantics", _S), ("weight_init", _S),
-    ("recurrence", _S), ("ltc_decay", _S), ("ltc_A", _S), ("hardtanh", _S), ("input_kind", _S),
+    ("recurrence", _S), ("ltc_decay", _S), ("ltc_A", _S), ("hardtanh", _S), ("cfc_mode", _S),
+    ("backbone_units", _I), ("backbone_layers", _I), ("input_kind", _S),
     ("n_samples", _I), ("backend", _S), ("method", _S), ("controller", _S), ("rtol", _F),
     ("atol", _F), ("output", _S), ("refine", _I), ("grid_points", _I), ("dt", _F), ("ode_unfolds", _I),
     ("max_steps", _I), ("max_seconds", _F), ("device", _S), ("dtype", _S), ("seed", _I),

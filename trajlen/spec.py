@@ -42,17 +42,31 @@ __all__ = [
 ]
 
 #: trajlen's random networks (paper Eq. 1 and its two baselines; SPEC §1), the static deep network,
-#: and the LTC of the ``ncps`` library (conductance form, SPEC §6; :mod:`trajlen.models.ltc_ncps`)
-MODELS = ("node", "ctrnn", "ltc", "mlp", "ltc_ncps")
+#: the LTC of the ``ncps`` library (conductance form, SPEC §6; :mod:`trajlen.models.ltc_ncps`) and
+#: its closed-form CfC (:mod:`trajlen.models.cfc`)
+MODELS = ("node", "ctrnn", "ltc", "mlp", "ltc_ncps", "cfc")
 ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab")
 #: models with a nonlinearity of their own: the activations each takes, its default first (the
 #: ncps LTC's synapses are sigmoids)
-OWN_ACTIVATIONS: dict[str, tuple[str, ...]] = {"ltc_ncps": ("sigmoid",)}
+OWN_ACTIVATIONS: dict[str, tuple[str, ...]] = {
+    "ltc_ncps": ("sigmoid",), "cfc": ("lecun_tanh", "tanh", "relu", "silu", "gelu")}
+#: every activation name any model takes
+ALL_ACTIVATIONS = tuple(dict.fromkeys(ACTIVATION_NAMES + sum(OWN_ACTIVATIONS.values(), ())))
 #: models whose initialisation is their own (ncps's), not trajlen's σ-scaled normal draws: a row of
 #: theirs has null σ labels and weight_init, and the layered switches do not apply
-OWN_INIT = ("ltc_ncps",)
+OWN_INIT = ("ltc_ncps", "cfc")
 #: models of one layer of ``width`` units (depth must be 1)
-ONE_LAYER = ("ltc_ncps",)
+ONE_LAYER = ("ltc_ncps", "cfc")
+#: models that are no ODE but a map over the input samples (the solver spec does not apply; L is NaN)
+MAP_MODELS = ("cfc",)
+#: the CfC's modes (ncps's CfCCell ``mode``) and its backbone defaults
+CFC_MODES = ("default", "no_gate", "pure")
+CFC_DEFAULTS = {"cfc_mode": "default", "backbone_units": 128, "backbone_layers": 1}
+
+
+def takes_activation(model: str, activation: str | None) -> bool:
+    """Does ``model`` take ``activation`` (None: its default, always)?"""
+    return activation is None or activation in OWN_ACTIVATIONS.get(model, ACTIVATION_NAMES)
 SEMANTICS_NAMES = ("paper", "reference")
 WEIGHT_INITS = ("std_label", "var_over_k")
 RECURRENCES = ("shared", "ltc_only", "none")
@@ -144,15 +158,17 @@ class NetworkSpec(_Spec):
 
     Parameters
     ----------
-    model : {"node", "ctrnn", "ltc", "mlp", "ltc_ncps"}
+    model : {"node", "ctrnn", "ltc", "mlp", "ltc_ncps", "cfc"}
         Neural ODE, CT-RNN, LTC (paper Eq. 1), the static deep network of Raghu et al. (paper Fig. 1),
-        or the LTC of ``ncps`` (conductance form, ncps's initialisation; one layer;
-        :mod:`trajlen.models.ltc_ncps`).
+        the LTC of ``ncps`` (conductance form, ncps's initialisation; one layer;
+        :mod:`trajlen.models.ltc_ncps`), or ncps's CfC (a map over the input samples, one layer;
+        :mod:`trajlen.models.cfc`).
     activation : {"tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab"} or None
         φ. ``"hardtanh"`` follows the ``hardtanh`` switch; ``"hardtanh_matlab"`` is always the
         MATLAB ``Htanh.m`` behaviour (identity unless every unit saturates on the same side).
         None (default): ``"tanh"``, or the model's own nonlinearity (:data:`OWN_ACTIVATIONS`:
-        ``ltc_ncps`` takes ``"sigmoid"`` only, its synapses').
+        ``ltc_ncps`` takes ``"sigmoid"`` only, its synapses'; ``cfc`` its backbone's, ``"lecun_tanh"``
+        by default, or tanh, relu, silu, gelu).
     width, depth : int
         k units per layer (k >= 2: PCA keeps two components), n layers.
     sigma_w2, sigma_b2 : float
@@ -173,6 +189,11 @@ class NetworkSpec(_Spec):
         LTC A as its own N(0, σ_w²/k) vector (paper) or as column sums of k×k matrices E (code).
     hardtanh : {"clip", "matlab"}
         What ``activation="hardtanh"`` means: the true clip, or the MATLAB ``Htanh.m`` behaviour.
+    cfc_mode : {"default", "no_gate", "pure"} or None
+        ``cfc`` only (None → "default"): ncps's CfCCell mode.
+    backbone_units, backbone_layers : int or None
+        ``cfc`` only (None → 128 and 1, ncps's defaults): the backbone's width and Linear layers (0: the
+        heads read ``[I, h]`` directly).
     """
 
     model: str = "ltc"
@@ -187,9 +208,13 @@ class NetworkSpec(_Spec):
     ltc_decay: str | None = None
     ltc_A: str | None = None
     hardtanh: str | None = None
+    cfc_mode: str | None = None
+    backbone_units: int | None = None
+    backbone_layers: int | None = None
 
     def __post_init__(self) -> None:
         _choice("model", self.model, MODELS)
+        self._cfc_fields()
         own = OWN_ACTIVATIONS.get(self.model)
         if self.activation is None:
             object.__setattr__(self, "activation", own[0] if own else "tanh")
@@ -210,6 +235,20 @@ class NetworkSpec(_Spec):
         _choice("ltc_decay", self.ltc_decay, LTC_DECAYS)
         _choice("ltc_A", self.ltc_A, LTC_AS)
         _choice("hardtanh", self.hardtanh, HARDTANHS)
+
+    def _cfc_fields(self) -> None:
+        for name, default in CFC_DEFAULTS.items():
+            value = getattr(self, name)
+            if self.model != "cfc":
+                if value is not None:
+                    _fail(name, "applies only to model cfc", value)
+                continue
+            if value is None:
+                object.__setattr__(self, name, default)
+        if self.model == "cfc":
+            _choice("cfc_mode", self.cfc_mode, CFC_MODES)
+            _int("backbone_units", self.backbone_units, 1)
+            _int("backbone_layers", self.backbone_layers, 0)
 
     @property
     def phi(self) -> str:

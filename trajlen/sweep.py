@@ -50,7 +50,7 @@ __all__ = ["build_tasks", "run_sweep", "summarize", "failure_counts", "main", "S
 # flag name -> (spec field, type, choices or None, default)
 SWEEP_FLAGS: dict[str, tuple[str, type, tuple | None, list]] = {
     "model": ("model", str, S.MODELS, ["node", "ctrnn", "ltc"]),
-    "activation": ("activation", str, S.ACTIVATION_NAMES, ["tanh"]),
+    "activation": ("activation", str, S.ALL_ACTIVATIONS, [None]),
     "width": ("width", int, None, [100]),
     "depth": ("depth", int, None, [1]),
     "sigma-w2": ("sigma_w2", float, None, [2.0]),
@@ -61,6 +61,9 @@ SWEEP_FLAGS: dict[str, tuple[str, type, tuple | None, list]] = {
     "ltc-decay": ("ltc_decay", str, S.LTC_DECAYS, [None]),
     "ltc-A": ("ltc_A", str, S.LTC_AS, [None]),
     "hardtanh": ("hardtanh", str, S.HARDTANHS, [None]),
+    "cfc-mode": ("cfc_mode", str, S.CFC_MODES, [None]),
+    "backbone-units": ("backbone_units", int, None, [None]),
+    "backbone-layers": ("backbone_layers", int, None, [None]),
     "input-kind": ("input_kind", str, S.INPUT_KINDS, [None]),
     "n-samples": ("n_samples", int, None, [100]),
     "method": ("method", str, S.METHODS, ["RK45"]),
@@ -71,6 +74,7 @@ SWEEP_FLAGS: dict[str, tuple[str, type, tuple | None, list]] = {
     "refine": ("refine", int, None, [None]),
     "grid-points": ("grid_points", int, None, [2001]),
     "dt": ("dt", float, None, [0.01]),
+    "ode-unfolds": ("ode_unfolds", int, None, [6]),
 }
 SINGLE_FLAGS: dict[str, tuple[str, type, tuple | None, object]] = {
     "backend": ("backend", str, S.BACKENDS, "auto"),
@@ -83,12 +87,21 @@ SINGLE_FLAGS: dict[str, tuple[str, type, tuple | None, object]] = {
 PARAMS_EXCLUDE = ("width", "depth", "samples", "sigma-w2", "sigma-b2", "weight-init")
 
 
+_NONE_HELP = {
+    "activation": " (None: tanh, or the model's own: ltc_ncps sigmoid, cfc lecun_tanh; a model is swept "
+                  "only with the activations it takes)",
+    "cfc_mode": " (cfc only; None: default)", "backbone_units": " (cfc only; None: 128)",
+    "backbone_layers": " (cfc only; None: 1)",
+    "ode_unfolds": " (ncps_fused only: fused steps per input step)",
+}
+
+
 def _spec_group(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("spec (several values sweep their product)")
     for flag, (name, typ, choices, default) in SWEEP_FLAGS.items():
         g.add_argument(f"--{flag}", type=cli.type_for(typ), nargs="+", choices=choices, default=default,
-                       help=f"spec field {name}" + (" (None: from --semantics)" if default == [None]
-                                                    else ""))
+                       help=f"spec field {name}" + _NONE_HELP.get(name, " (None: from --semantics)"
+                                                                  if default == [None] else ""))
     g2 = p.add_argument_group("solver backend and per-solve limits (a solve over a limit is a "
                               "failure row: step_budget, time_limit)")
     for flag, (_, typ, choices, default) in SINGLE_FLAGS.items():
@@ -189,12 +202,27 @@ def _applies(values: dict[str, list], given: set[str]) -> None:
     if "ltc-decay" in given or "ltc-A" in given:
         if "ltc" not in values["model"]:
             refuse("ltc-decay" if "ltc-decay" in given else "ltc-A", "applies only to --model ltc")
+    models = set(values["model"])
+    if {"cfc-mode", "backbone-units", "backbone-layers"} & given and "cfc" not in models:
+        refuse(sorted({"cfc-mode", "backbone-units", "backbone-layers"} & given)[0],
+               "applies only to --model cfc")
+    if "ode-unfolds" in given and "ncps_fused" not in values["method"]:
+        refuse("ode-unfolds", "applies only to --method ncps_fused (ncps's unfolding of its LTC)")
+    drawn = {"sigma-w2", "sigma-b2", "weight-init", "recurrence", "hardtanh"} & given
+    if drawn and models <= set(S.OWN_INIT):
+        refuse(sorted(drawn)[0], f"does not apply to --model {' '.join(sorted(models))} (ncps's own "
+                                 "initialisation and equations)")
+    if models <= set(S.MAP_MODELS) and {"method", "rtol", "atol", "controller", "output"} & given:
+        refuse(sorted({"method", "rtol", "atol", "controller", "output"} & given)[0],
+               "does not apply to --model cfc (a map over the input samples: no ODE solver runs)")
     if "grid-points" in given and "grid" not in values["output"]:
         refuse("grid-points", "applies only to --output grid")
     fixed = set(values["method"]) & set(S.FIXED_METHODS)
     if "dt" in given and not fixed:
         refuse("dt", "is the step of the fixed-step methods (euler, rk4, fused); the adaptive ones "
                      "choose their own")
+    if "dt" in given and fixed == {"ncps_fused"}:
+        refuse("dt", "does not apply to ncps_fused (its step is the input step / --ode-unfolds)")
     if fixed and ({"rtol", "atol", "controller"} & given) and fixed == set(values["method"]):
         refuse(sorted({"rtol", "atol", "controller"} & given)[0],
                "does not apply to the fixed-step methods (they step by --dt)")

@@ -36,19 +36,48 @@ STUDY_KEYS = ("grid", "samples", "seed")
 _INT64_MAX = 2 ** 63 - 1
 
 
+#: network fields of one model only: left out of the other models' configurations of a sweep
+MODEL_ONLY_FIELDS = {"cfc_mode": ("cfc",), "backbone_units": ("cfc",), "backbone_layers": ("cfc",)}
+
+
+def _applicable(kw: dict) -> bool:
+    """Drop from ``kw`` the fields its model does not have; False if its model does not take its
+    activation (the product of a mixed sweep pairs each model with its own activations only)."""
+    model = kw.get("model", S.NetworkSpec.model)
+    for name, models in MODEL_ONLY_FIELDS.items():
+        if name in kw and model not in models:
+            del kw[name]
+    return not isinstance(kw.get("activation"), str) or S.takes_activation(model, kw["activation"])
+
+
 def configurations(values: dict[str, Sequence]) -> list[tuple]:
     """The validated ``(network, input, solver)`` specs of the Cartesian product of ``values`` (spec
     field → list of values), duplicates removed (a swept switch the preset already implies), in
-    product order."""
+    product order. A model is paired only with the activations it takes (:func:`~trajlen.spec.
+    takes_activation`) and the fields it has; an activation no model takes is refused."""
     for name, vals in values.items():
         if isinstance(vals, (str, bytes)) or not isinstance(vals, Sequence) or len(vals) == 0:
             raise SpecError(f"{name} must be a non-empty list of values, got {vals!r}")
     names = list(values)
     configs: dict[tuple, None] = {}
+    used: set = set()
     for combo in itertools.product(*(values[n] for n in names)):
         kw = {n: v for n, v in zip(names, combo) if v is not None}
+        if not _applicable(kw):
+            continue
+        used.update([kw.get("activation"), ("model", kw.get("model"))])
         semantics = kw.pop("semantics", "reference")
         configs.setdefault(S.make_specs(semantics, **kw), None)
+    acts = [a for a in values.get("activation", ()) if a is not None]
+    unused = [a for a in acts if a not in used]
+    if unused:
+        models = ", ".join(map(str, dict.fromkeys(values.get("model", [S.NetworkSpec.model]))))
+        raise SpecError(f"activation {unused[0]!r} is taken by none of the models {models}")
+    idle = [m for m in values.get("model", ()) if ("model", m) not in used]
+    if idle:
+        takes = ", ".join(S.OWN_ACTIVATIONS.get(idle[0], S.ACTIVATION_NAMES))
+        raise SpecError(f"model {idle[0]!r} takes none of the activations {', '.join(map(str, acts))} "
+                        f"(it takes {takes}); add one, or sweep it separately")
     return list(configs)
 
 
@@ -95,7 +124,7 @@ def build_tasks(values: dict[str, Sequence], samples: int, seed: int,
     for net, inp, sol in configs:
         if files:
             for f, p in files:
-                t = Task(net.replace(width=p.width, depth=p.depth), inp, sol, seed, 0, params_file=f)
+                t = Task(net.replace(**p.spec_fields()), inp, sol, seed, 0, params_file=f)
                 tasks.setdefault(t.task_id, t)
             continue
         for s in range(samples):

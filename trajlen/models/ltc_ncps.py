@@ -138,6 +138,11 @@ class LtcNcpsParams:
     def arrays(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def spec_fields(self) -> dict[str, Any]:
+        """The NetworkSpec fields these parameters fix."""
+        return dict(model=NAME, width=self.width, depth=1, activation="sigmoid", cfc_mode=None,
+                    backbone_units=None, backbone_layers=None)
+
     @property
     def tau_min(self) -> float:
         """The smallest time constant any unit can have: ``C / (g_L + Σ w m + Σ ŵ m̂)``, every synapse
