@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .spec import NetworkSpec, SpecError
+from .spec import USER_MODELS, NetworkSpec, SpecError
 
 __all__ = ["Params", "sample_params", "structure_key", "save_params", "load_params",
            "export_mat", "import_mat", "stack_params", "seed_rng", "to_ncps", "from_ncps"]
@@ -109,6 +109,9 @@ def sample_params(spec: NetworkSpec, seed: int, sample: int):
     """
     n, k = spec.depth, spec.width
     rng = seed_rng(seed, k, n, sample)
+    if spec.model in USER_MODELS:
+        raise SpecError(f"model {spec.model} is your own network (--module, trajlen.measure): it has no "
+                        "random draw")
     if spec.model == "ltc_ncps":
         from .models import ltc_ncps
 

@@ -43,7 +43,8 @@ SCHEMA_VERSION = 3
 @dataclass(frozen=True)
 class Task:
     """One measurement: network ``sample`` of ``net`` under root ``seed``, driven by ``inp``,
-    integrated as ``solver`` says."""
+    integrated as ``solver`` says. Its network is drawn, or read from ``params_file`` (``--params``),
+    or is the one a ``module`` spec names (``--module``: your own, :mod:`trajlen.user`)."""
 
     net: NetworkSpec
     inp: InputSpec
@@ -51,29 +52,53 @@ class Task:
     seed: int = 0
     sample: int = 0
     params_file: str | None = None
+    module: str | None = None
 
     def __post_init__(self) -> None:
         S.check_combination(self.net, self.inp, self.solver)
+        if self.module is None and self.net.model in S.USER_MODELS:
+            raise SpecError(f"model {self.net.model} is your own network: it needs a module (--module)")
+        if self.module is not None and self.net.model not in S.USER_MODELS + ("ltc_ncps", "cfc"):
+            raise SpecError(f"model {self.net.model} cannot come from a module (an ncps LTC or CfC, a "
+                            "torch cell or a Python vector field can)")
 
     @property
     def task_id(self) -> str:
         extra = [self.seed, self.sample]
         if self.params_file is not None:
             extra.append(file_digest(self.params_file))
+        if self.module is not None:
+            extra.append(["module", module_sha256(self.module)[:16]])
         return spec_key(self.net, self.inp, self.solver, extra=extra)
 
-    def params(self) -> Params:
-        """The network's parameters: drawn from (seed, spec, sample), or read from ``params_file``."""
-        if self.params_file is None:
+    def params(self):
+        """The network's parameters: drawn from (seed, spec, sample), read from ``params_file``, or
+        those of the ``module`` (:func:`trajlen.user.load_source`)."""
+        if self.params_file is None and self.module is None:
             return sample_params(self.net, self.seed, self.sample)
-        p = read_params_file(self.params_file)
+        if self.module is not None:
+            from .user import load_source
+
+            p = load_source(self.module).params
+            where = f"module {self.module!r}"
+        else:
+            p = read_params_file(self.params_file)
+            where = f"params file {self.params_file!r}"
         fixed = p.spec_fields()
         spec = {k: getattr(self.net, k) for k in fixed}
         if spec != fixed:
             have = ", ".join(f"{k} {v}" for k, v in fixed.items())
-            raise SpecError(f"params file {self.params_file!r} has {have}; the spec has "
+            raise SpecError(f"{where} has {have}; the spec has "
                             + ", ".join(f"{k} {v}" for k, v in spec.items()))
         return p
+
+
+def module_sha256(spec: str) -> str:
+    """The SHA-256 of the parameters of the network a ``--module`` spec names (a row's
+    ``module_sha256``, and part of its task id)."""
+    from .user import load_source
+
+    return load_source(spec).sha256
 
 
 @lru_cache(maxsize=64)
@@ -116,8 +141,8 @@ def trajectory_for(task: Task, params: Params | None = None) -> Trajectory:
     """Solve one task on the scipy or numba backend (or evaluate a static ``mlp``); see
     :func:`run_tasks`."""
     params = task.params() if params is None else params
-    if task.net.model == "cfc":
-        return _cfc_trajectory(task, params)
+    if task.net.model in S.MAP_MODELS:
+        return _map_trajectory(task, params)
     if task.net.model == "mlp":
         pts = input_curve(task.inp, task.solver.grid_points)
         x = mlp.forward(task.net, params, pts).reshape(len(pts), -1)
@@ -132,13 +157,15 @@ def trajectory_for(task: Task, params: Params | None = None) -> Trajectory:
     return solve_scipy(task.net, params, task.inp, task.solver)
 
 
-def _cfc_trajectory(task: Task, params) -> Trajectory:
-    """The CfC's hidden states at the input samples (:mod:`trajlen.models.cfc`): a map, no solver."""
+def _map_trajectory(task: Task, params) -> Trajectory:
+    """A map's states at the input samples (the CfC, :mod:`trajlen.models.cfc`, or a torch cell,
+    :class:`trajlen.user.TorchCell`): no solver."""
     from .inputs import input_at, sample_times
     from .models import cfc
 
     t = sample_times(task.inp)
-    x = cfc.run(params, input_at(t, task.inp), task.inp.dt)
+    run = cfc.run if task.net.model == "cfc" else type(params).run
+    x = run(params, input_at(t, task.inp), task.inp.dt)
     n = len(t) - 1
     ok = bool(np.all(np.isfinite(x)))
     return Trajectory(t=t, x=x, step_t=t, n_accepted=n, nfev=n, status="ok" if ok else "non_finite",
@@ -180,7 +207,9 @@ def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None =
     row.update(net.to_dict())
     row.update(input_kind=inp.kind, n_samples=inp.n_samples)
     row.update({k: v for k, v in solver.to_dict().items() if k != "semantics"})
-    row.update(seed=task.seed, sample=task.sample, params_path=None, params_sha256=None)
+    row.update(seed=task.seed, sample=task.sample, params_path=None, params_sha256=None,
+               module_path=task.module, module_sha256=None if task.module is None
+               else module_sha256(task.module))
     if net.model in S.OWN_INIT:
         row.update({f: None for f in DRAW_FIELDS + LAYER_SWITCHES})
     if task.params_file is not None:

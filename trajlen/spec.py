@@ -44,21 +44,25 @@ __all__ = [
 #: trajlen's random networks (paper Eq. 1 and its two baselines; SPEC §1), the static deep network,
 #: the LTC of the ``ncps`` library (conductance form, SPEC §6; :mod:`trajlen.models.ltc_ncps`) and
 #: its closed-form CfC (:mod:`trajlen.models.cfc`)
-MODELS = ("node", "ctrnn", "ltc", "mlp", "ltc_ncps", "cfc")
+MODELS = ("node", "ctrnn", "ltc", "mlp", "ltc_ncps", "cfc", "ode", "cell")
+#: your own networks (``--module``, :mod:`trajlen.user`): a Python vector field, a torch RNN cell;
+#: never drawn
+USER_MODELS = ("ode", "cell")
 ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab")
 #: models with a nonlinearity of their own: the activations each takes, its default first (the
 #: ncps LTC's synapses are sigmoids)
 OWN_ACTIVATIONS: dict[str, tuple[str, ...]] = {
-    "ltc_ncps": ("sigmoid",), "cfc": ("lecun_tanh", "tanh", "relu", "silu", "gelu")}
+    "ltc_ncps": ("sigmoid",), "cfc": ("lecun_tanh", "tanh", "relu", "silu", "gelu"),
+    "ode": ("user",), "cell": ("user",)}
 #: every activation name any model takes
 ALL_ACTIVATIONS = tuple(dict.fromkeys(ACTIVATION_NAMES + sum(OWN_ACTIVATIONS.values(), ())))
 #: models whose initialisation is their own (ncps's), not trajlen's σ-scaled normal draws: a row of
 #: theirs has null σ labels and weight_init, and the layered switches do not apply
-OWN_INIT = ("ltc_ncps", "cfc")
+OWN_INIT = ("ltc_ncps", "cfc", "ode", "cell")
 #: models of one layer of ``width`` units (depth must be 1)
-ONE_LAYER = ("ltc_ncps", "cfc")
+ONE_LAYER = ("ltc_ncps", "cfc", "ode", "cell")
 #: models that are no ODE but a map over the input samples (the solver spec does not apply; L is NaN)
-MAP_MODELS = ("cfc",)
+MAP_MODELS = ("cfc", "cell")
 #: the CfC's modes (ncps's CfCCell ``mode``) and its backbone defaults
 CFC_MODES = ("default", "no_gate", "pure")
 CFC_DEFAULTS = {"cfc_mode": "default", "backbone_units": 128, "backbone_layers": 1}
@@ -161,8 +165,9 @@ class NetworkSpec(_Spec):
     model : {"node", "ctrnn", "ltc", "mlp", "ltc_ncps", "cfc"}
         Neural ODE, CT-RNN, LTC (paper Eq. 1), the static deep network of Raghu et al. (paper Fig. 1),
         the LTC of ``ncps`` (conductance form, ncps's initialisation; one layer;
-        :mod:`trajlen.models.ltc_ncps`), or ncps's CfC (a map over the input samples, one layer;
-        :mod:`trajlen.models.cfc`).
+        :mod:`trajlen.models.ltc_ncps`), ncps's CfC (a map over the input samples, one layer;
+        :mod:`trajlen.models.cfc`), or your own network (``ode``: a Python vector field, ``cell``: a
+        torch RNN cell; :mod:`trajlen.user`, from ``--module``, never drawn).
     activation : {"tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab"} or None
         φ. ``"hardtanh"`` follows the ``hardtanh`` switch; ``"hardtanh_matlab"`` is always the
         MATLAB ``Htanh.m`` behaviour (identity unless every unit saturates on the same side).
@@ -472,6 +477,9 @@ MODEL_METHODS = {"ncps_fused": ("ltc_ncps",)}
 
 def check_combination(net: NetworkSpec, inp: InputSpec, solver: SolverSpec) -> None:
     """Refuse specs that are valid alone but not together (:class:`SpecError`, naming both)."""
+    if net.model == "ode" and solver.backend != "scipy":
+        _fail("backend", "must be scipy for model ode (a Python vector field f(t, x, I): the numba and "
+              "torch backends compile or batch trajlen's own equations)", solver.backend)
     models = MODEL_METHODS.get(solver.method)
     if models is not None and net.model not in models:
         _fail("method", f"{solver.method} is the solver of model {' or '.join(models)} (model "

@@ -42,14 +42,22 @@ from .summary import (
     paired_comparisons,
     summarize,
 )
-from .tasks import build_tasks, check_samples_seed, count_networks, load_study_file, read_params_checked
+from .tasks import (
+    build_module_tasks,
+    build_tasks,
+    check_samples_seed,
+    count_networks,
+    load_study_file,
+    module_models,
+    read_params_checked,
+)
 
 __all__ = ["build_tasks", "run_sweep", "summarize", "failure_counts", "main", "SweepResult",
            "load_study_file", "make_parser", "SWEEP_FLAGS", "SINGLE_FLAGS", "dead_row"]
 
 # flag name -> (spec field, type, choices or None, default)
 SWEEP_FLAGS: dict[str, tuple[str, type, tuple | None, list]] = {
-    "model": ("model", str, S.MODELS, ["node", "ctrnn", "ltc"]),
+    "model": ("model", str, tuple(m for m in S.MODELS if m not in S.USER_MODELS), ["node", "ctrnn", "ltc"]),
     "activation": ("activation", str, S.ALL_ACTIVATIONS, [None]),
     "width": ("width", int, None, [100]),
     "depth": ("depth", int, None, [1]),
@@ -85,6 +93,9 @@ SINGLE_FLAGS: dict[str, tuple[str, type, tuple | None, object]] = {
 }
 #: flags a --params file decides (its network's shape and weights)
 PARAMS_EXCLUDE = ("width", "depth", "samples", "sigma-w2", "sigma-b2", "weight-init")
+#: and a --module network (its model and everything about it too)
+MODULE_EXCLUDE = PARAMS_EXCLUDE + ("model", "activation", "cfc-mode", "backbone-units", "backbone-layers",
+                                   "weight-init", "recurrence", "ltc-decay", "ltc-A", "hardtanh")
 
 
 _NONE_HELP = {
@@ -117,6 +128,16 @@ def _run_group(p: argparse.ArgumentParser) -> None:
                         "instead of drawing random ones: their width, depth and weights are the "
                         "file's, so --width, --depth, --samples, --sigma-* and --weight-init do not "
                         "apply; give --activation (the file does not say)")
+    r.add_argument("--module", nargs="+", default=None, metavar="SPEC",
+                   help="measure your own network instead of random ones. THIS RUNS CODE: pkg.mod:make "
+                        "imports pkg.mod (from sys.path, never the current directory) and calls make() "
+                        "with no arguments; path/to/file.py:make executes that file; file.pt unpickles "
+                        "a whole torch module (torch.save(module, path)). make() returns a "
+                        "torch.nn.Module RNN cell (a trained ncps LTC or CfC, or h' = cell(I, h)), "
+                        "trajlen.user.UserODE(f, n) or (f, n) for a vector field f(t, x, I) (scipy "
+                        "backend). Rows record the spec and the SHA-256 of its parameters; its "
+                        "model, width and activation are the network's, so --model, --width, --depth, "
+                        "--activation, --samples, --sigma-* and the CfC flags do not apply")
     r.add_argument("--study", default=None, metavar="FILE",
                    help="a grid file (.toml or .json) with keys grid (spec field -> value or list), "
                         "samples, seed; flags given on the command line override it")
@@ -230,6 +251,11 @@ def _applies(values: dict[str, list], given: set[str]) -> None:
 
 def check_args(args: argparse.Namespace, given: set[str]) -> None:
     """Every combination of flags that cannot mean what it says is refused with one line naming it."""
+    if args.module:
+        clash = [f for f in MODULE_EXCLUDE if f in given] + [f for f in ("params", "study") if f in given]
+        if clash:
+            raise SpecError(f"--module with --{clash[0]}: the module's network decides its model, shape "
+                            "and weights (one row per module and configuration); drop one of them")
     if args.params:
         clash = [f for f in PARAMS_EXCLUDE if f in given]
         if clash:
@@ -256,7 +282,12 @@ def check_args(args: argparse.Namespace, given: set[str]) -> None:
         raise SpecError(f"stall-timeout must be >= 0 seconds (0: never), got {args.stall_timeout!r}")
 
 
-def _dry_run(args, values, samples, limit, workers) -> None:
+def _dry_run(args, values, samples, limit, workers, given) -> None:
+    if args.module:
+        tasks = build_module_tasks(values, args.module, args.seed, given)
+        check_memory(tasks, workers, limit)
+        print(f"{len(tasks)} networks from {len(args.module)} module(s) would run; results to {args.out}")
+        return
     n, n_cfg = count_networks(values, samples, args.params)
     for f in args.params or ():
         read_params_checked(f)
@@ -291,14 +322,20 @@ def _sweep(args, argv: list[str], given: set[str]):
     seed = args.seed if "seed" in given else study.get("seed", args.seed)
     check_samples_seed(samples, seed)
     check_args(args, given)
-    _applies(values, given)
+    if args.module:   # what the flags apply to is the modules' networks
+        _applies(dict(values, model=module_models(args.module), activation=[None]), given)
+    else:
+        _applies(values, given)
     workers = 1 if args.scheduler is not None else n_jobs(args.jobs)
     limit = parse_bytes(args.max_memory) if args.max_memory is not None else None
     ResultStore(args.out, SCHEMA_VERSION)  # refuses another schema before any work
     if args.dry_run:
-        _dry_run(args, values, samples, limit, workers)
+        _dry_run(args, values, samples, limit, workers, given)
         return None, None
-    tasks = build_tasks(values, samples, seed, args.params)
+    if args.module:
+        tasks = build_module_tasks(values, args.module, seed, given)
+    else:
+        tasks = build_tasks(values, samples, seed, args.params)
     check_memory(tasks, workers, limit)
     res = run_sweep(tasks, args.out, jobs=args.jobs, chunk_size=args.chunk_size,
                     progress=not args.quiet, scheduler=args.scheduler,

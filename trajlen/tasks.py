@@ -18,7 +18,8 @@ from . import spec as S
 from .pipeline import Task, read_params_file
 from .spec import SpecError
 
-__all__ = ["configurations", "build_tasks", "count_networks", "round_robin", "chunks",
+__all__ = ["configurations", "build_tasks", "build_module_tasks", "module_models", "count_networks",
+           "round_robin", "chunks",
            "load_study_file", "check_samples_seed", "read_params_checked", "GRID_FIELDS",
            "SINGLE_FIELDS", "MAX_NETWORKS"]
 
@@ -129,6 +130,35 @@ def build_tasks(values: dict[str, Sequence], samples: int, seed: int,
             continue
         for s in range(samples):
             t = Task(net, inp, sol, seed, s)
+            tasks.setdefault(t.task_id, t)
+    return list(tasks.values())
+
+
+def module_models(modules: Sequence[str]) -> list[str]:
+    """The models of the networks ``--module`` specs name (loading them: this runs their code)."""
+    from .user import load_source
+
+    return [load_source(str(m)).spec_fields()["model"] for m in modules]
+
+
+def build_module_tasks(values: dict[str, Sequence], modules: Sequence[str], seed: int,
+                       given: set[str] | frozenset = frozenset()) -> list[Task]:
+    """Tasks for your own networks (``--module`` specs, :func:`trajlen.user.load_source` — **this runs
+    their code**): one per module and configuration of ``values``, the network's own fields (model,
+    width, activation, the CfC's mode and backbone) taken from the module. A Python vector field
+    runs on the scipy backend unless ``backend`` is in ``given``."""
+    from .user import load_source
+
+    check_samples_seed(1, seed)
+    tasks: dict[str, Task] = {}
+    for spec in modules:
+        src = load_source(str(spec))
+        vals = dict(values)
+        vals.update({k: [v] for k, v in src.spec_fields().items()})
+        if vals["model"] == ["ode"] and "backend" not in given:
+            vals["backend"] = ["scipy"]
+        for net, inp, sol in configurations(vals):
+            t = Task(net, inp, sol, seed, 0, module=src.spec)
             tasks.setdefault(t.task_id, t)
     return list(tasks.values())
 

@@ -181,7 +181,8 @@ class VectorField:
 #: the :class:`VectorField` interface: ``from_params``, ``take``, ``leak_drive``, ``__call__``,
 #: ``jacobian``); every other continuous-time model is a :class:`VectorField`.
 FIELDS: dict[str, type] = {ltc_ncps.NAME: ltc_ncps.LtcNcpsField}
-#: every model that is an ODE, so that every solver integrates it
+#: every model of trajlen's equations that is an ODE, so that every solver integrates it (a user's
+#: vector field, model ``ode``, runs on the scipy backend only)
 ODE_MODELS: tuple[str, ...] = (*MODEL_EQUATIONS, *FIELDS)
 
 
@@ -189,6 +190,10 @@ def field_for(net: NetworkSpec, inp: InputSpec, params, xp: Any = np, device: An
               dtype: Any = None):
     """The vector field of B networks of ``net`` (``params``: one parameter object or a sequence),
     in namespace ``xp``: the model's own field class, or :class:`VectorField`."""
+    if net.model == "ode":   # a Python vector field: one network, numpy
+        from ..user import CallableField
+
+        return CallableField(net, inp, params[0] if isinstance(params, (list, tuple)) else params)
     if not isinstance(params, (list, tuple)):
         params = [params]
     cls = FIELDS.get(net.model, VectorField)
