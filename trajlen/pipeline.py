@@ -37,7 +37,7 @@ from .trajectory import Trajectory
 __all__ = ["Task", "run_tasks", "measure", "trajectory_for", "SCHEMA_VERSION", "versions"]
 
 #: Bump when the meaning or set of result columns changes; the store refuses to mix schemas.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -197,11 +197,13 @@ def _notes(task: Task) -> str:
     return ""
 
 
-def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None = None) -> dict:
+def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None = None,
+            lyap: list[float] | None = None) -> dict:
     """The result row of one task: the full spec, where its parameters came from, counters, the
     per-layer measures (:func:`trajlen.measures.trajectory_measures`), L and steps per interval
     (from the solver's steps, whatever the output), versions. ``params`` (the network's parameters,
-    when at hand) gives the row its smallest time constant ``tau_min``."""
+    when at hand) gives the row its smallest time constant ``tau_min``; ``lyap`` its Lyapunov
+    exponents (``lyap``, ``lyap_max``: null unless the solver spec asks for them)."""
     net, inp, solver = task.net, task.inp, task.solver
     row: dict = {"task_id": task.task_id, "schema_version": SCHEMA_VERSION}
     row.update(net.to_dict())
@@ -229,6 +231,10 @@ def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None =
     row["steps_per_interval"] = (float("nan") if static else
                                  steps_per_interval(traj.n_accepted, inp.n_samples))
     row["tau_min"] = float(getattr(params, "tau_min", float("nan")))
+    if solver.lyapunov and lyap is None:   # not computed: the solve failed first
+        lyap = [float("nan")] * solver.lyapunov
+    row["lyap"] = lyap
+    row["lyap_max"] = None if lyap is None else float(lyap[0])
     row["wall_s"] = wall_s
     row.update(versions())
     return row
@@ -256,7 +262,8 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
             raise
         except Exception as e:  # noqa: BLE001 — one network's crash must not end the sweep
             traj = _crashed(e)
-        rows[i] = measure(task, traj, time.perf_counter() - start, params)
+        lyap = _lyapunov(task, params, traj)
+        rows[i] = measure(task, traj, time.perf_counter() - start, params, lyap)
         if progress:
             progress(1)
     for (inp, solver), idx in batched.items():
@@ -267,5 +274,23 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
         trajs = solve_batched(items, inp, solver, progress=progress)
         per = (time.perf_counter() - start) / len(idx)  # a batch shares its wall time
         for i, traj, (_, params) in zip(idx, trajs, items):
-            rows[i] = measure(tasks[i], traj, per, params)
+            lap = time.perf_counter()
+            lyap = _lyapunov(tasks[i], params, traj)
+            rows[i] = measure(tasks[i], traj, per + time.perf_counter() - lap, params, lyap)
     return rows  # type: ignore[return-value]
+
+
+def _lyapunov(task: Task, params, traj: Trajectory) -> list[float] | None:
+    """The task's Lyapunov exponents (:func:`trajlen.lyapunov.lyapunov_for`) when its solver spec
+    asks for them and its solve succeeded; a failure of the tangent integration is NaNs and a note
+    in the trajectory's message, never an exception."""
+    m = task.solver.lyapunov
+    if not m or not traj.ok:
+        return None
+    from .lyapunov import lyapunov_for
+
+    try:
+        return lyapunov_for(task.net, task.inp, params, m)
+    except (FloatingPointError, ValueError, np.linalg.LinAlgError) as e:
+        traj.message += f"; lyapunov: {type(e).__name__}: {e}"
+        return [float("nan")] * m

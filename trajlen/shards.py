@@ -32,7 +32,8 @@ _S, _I, _F, _L = pa.string(), pa.int64(), pa.float64(), pa.list_(pa.float64())
 #: from a file, and the file's path and hash in rows whose network was drawn.
 _NULLABLE = {"weight_init", "recurrence", "ltc_decay", "ltc_A", "hardtanh", "input_kind", "controller",
              "output", "refine", "max_seconds", "sigma_w2", "sigma_b2", "params_path", "params_sha256",
-             "cfc_mode", "backbone_units", "backbone_layers", "module_path", "module_sha256"}
+             "cfc_mode", "backbone_units", "backbone_layers", "module_path", "module_sha256", "lyap",
+             "lyap_max"}
 _COLUMNS = [
     ("task_id", _S), ("schema_version", _I), ("model", _S), ("activation", _S), ("width", _I),
     ("depth", _I), ("sigma_w2", _F), ("sigma_b2", _F), ("semantics", _S), ("weight_init", _S),
@@ -40,6 +41,7 @@ _COLUMNS = [
     ("backbone_units", _I), ("backbone_layers", _I), ("input_kind", _S),
     ("n_samples", _I), ("backend", _S), ("method", _S), ("controller", _S), ("rtol", _F),
     ("atol", _F), ("output", _S), ("refine", _I), ("grid_points", _I), ("dt", _F), ("ode_unfolds", _I),
+    ("lyapunov", _I),
     ("max_steps", _I), ("max_seconds", _F), ("device", _S), ("dtype", _S), ("seed", _I),
     ("sample", _I), ("params_path", _S), ("params_sha256", _S), ("module_path", _S),
     ("module_sha256", _S), ("status", _S), ("message", _S),
@@ -47,10 +49,10 @@ _COLUMNS = [
     ("spec_json", _S), ("l_input", _F), ("length", _F), ("length_full", _F), ("var_pc1", _F),
     ("var_pc2", _F), ("z_norm", _F), ("z_norm_code", _F), ("lengths", _L), ("lengths_full", _L),
     ("var_pc1_layers", _L), ("var_pc2_layers", _L), ("L", _F), ("steps_per_interval", _F),
-    ("tau_min", _F), ("wall_s", _F), ("trajlen_version", _S), ("numpy_version", _S),
+    ("tau_min", _F), ("lyap", _L), ("lyap_max", _F), ("wall_s", _F), ("trajlen_version", _S), ("numpy_version", _S),
     ("scipy_version", _S), ("sklearn_version", _S), ("torch_version", _S), ("numba_version", _S),
 ]
-#: The Arrow schema of every shard of ``SCHEMA_VERSION`` 3: change it only with a schema bump.
+#: The Arrow schema of every shard of ``SCHEMA_VERSION`` 4: change it only with a schema bump.
 ROW_SCHEMA = pa.schema([pa.field(n, t, nullable=n in _NULLABLE) for n, t in _COLUMNS])
 
 

@@ -63,6 +63,9 @@ OWN_INIT = ("ltc_ncps", "cfc", "ode", "cell")
 ONE_LAYER = ("ltc_ncps", "cfc", "ode", "cell")
 #: models that are no ODE but a map over the input samples (the solver spec does not apply; L is NaN)
 MAP_MODELS = ("cfc", "cell")
+#: models without a vector field, hence without Lyapunov exponents (``SolverSpec.lyapunov``): the maps
+#: over the input samples and the static network
+NO_FLOW = MAP_MODELS + ("mlp",)
 #: the CfC's modes (ncps's CfCCell ``mode``) and its backbone defaults
 CFC_MODES = ("default", "no_gate", "pure")
 CFC_DEFAULTS = {"cfc_mode": "default", "backbone_units": 128, "backbone_layers": 1}
@@ -348,6 +351,11 @@ class SolverSpec(_Spec):
         ``ncps_fused`` (ncps's own LTC solver): fused steps per input step (ncps's ``ode_unfolds``,
         default 6); the step is ``InputSpec.dt / ode_unfolds`` and the input is held at each input
         sample over its step, as ncps holds a sequence element.
+    lyapunov : int
+        Lyapunov exponents to compute beside the length (0: none): the ``lyapunov`` largest
+        conditional exponents over the input period by tangent-space integration with QR
+        re-orthonormalisation and the model's analytic Jacobian (:mod:`trajlen.lyapunov`: DOP853 at
+        rtol 1e-8, QR every 0.1), whatever the backend of the length's solve.
     max_steps : int
         Step budget per solve (accepted + rejected); exceeding it is a recorded failure.
     max_seconds : float or None
@@ -366,6 +374,7 @@ class SolverSpec(_Spec):
     grid_points: int = 2001
     dt: float = 0.01
     ode_unfolds: int = 6
+    lyapunov: int = 0
     max_steps: int = 200_000
     max_seconds: float | None = None
     device: str = "cpu"
@@ -397,6 +406,7 @@ class SolverSpec(_Spec):
         _int("grid_points", self.grid_points, 2)
         _positive("dt", self.dt)
         _int("ode_unfolds", self.ode_unfolds, 1)
+        _int("lyapunov", self.lyapunov, 0)
         _int("max_steps", self.max_steps, 1)
         if self.max_seconds is not None:
             _positive("max_seconds", self.max_seconds)
@@ -480,6 +490,13 @@ def check_combination(net: NetworkSpec, inp: InputSpec, solver: SolverSpec) -> N
     if net.model == "ode" and solver.backend != "scipy":
         _fail("backend", "must be scipy for model ode (a Python vector field f(t, x, I): the numba and "
               "torch backends compile or batch trajlen's own equations)", solver.backend)
+    if solver.lyapunov:
+        if net.model in NO_FLOW:
+            _fail("lyapunov", f"needs an ODE's Jacobian; model {net.model} is "
+                  + ("static" if net.model == "mlp" else "a map over the input samples (no vector field)"),
+                  solver.lyapunov)
+        if solver.lyapunov > net.n_state:
+            _fail("lyapunov", f"must be at most the {net.n_state} states of the network", solver.lyapunov)
     models = MODEL_METHODS.get(solver.method)
     if models is not None and net.model not in models:
         _fail("method", f"{solver.method} is the solver of model {' or '.join(models)} (model "

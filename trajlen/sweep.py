@@ -88,6 +88,7 @@ SINGLE_FLAGS: dict[str, tuple[str, type, tuple | None, object]] = {
     "backend": ("backend", str, S.BACKENDS, "auto"),
     "max-steps": ("max_steps", int, None, 200_000),
     "max-seconds": ("max_seconds", float, None, None),
+    "lyapunov": ("lyapunov", int, None, 0),
     "device": ("device", str, S.DEVICES, "cpu"),
     "dtype": ("dtype", str, S.DTYPES, "float64"),
 }
@@ -107,6 +108,13 @@ _NONE_HELP = {
 }
 
 
+_SINGLE_HELP = {
+    "lyapunov": "also compute the M largest Lyapunov exponents over the input period from x(0) = 0 "
+                "(columns lyap, lyap_max; tangent-space integration with QR every 0.1 and the "
+                "analytic Jacobian, DOP853 rtol 1e-8: trajlen.lyapunov); 0: none",
+}
+
+
 def _spec_group(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("spec (several values sweep their product)")
     for flag, (name, typ, choices, default) in SWEEP_FLAGS.items():
@@ -116,7 +124,8 @@ def _spec_group(p: argparse.ArgumentParser) -> None:
     g2 = p.add_argument_group("solver backend and per-solve limits (a solve over a limit is a "
                               "failure row: step_budget, time_limit)")
     for flag, (_, typ, choices, default) in SINGLE_FLAGS.items():
-        g2.add_argument(f"--{flag}", type=cli.type_for(typ), choices=choices, default=default)
+        g2.add_argument(f"--{flag}", type=cli.type_for(typ), choices=choices, default=default,
+                        help=_SINGLE_HELP.get(flag))
 
 
 def _run_group(p: argparse.ArgumentParser) -> None:
@@ -236,6 +245,9 @@ def _applies(values: dict[str, list], given: set[str]) -> None:
     if models <= set(S.MAP_MODELS) and {"method", "rtol", "atol", "controller", "output"} & given:
         refuse(sorted({"method", "rtol", "atol", "controller", "output"} & given)[0],
                "does not apply to --model cfc (a map over the input samples: no ODE solver runs)")
+    if "lyapunov" in given and values["lyapunov"] != [0] and models <= set(S.NO_FLOW):
+        refuse("lyapunov", f"needs an ODE's Jacobian; --model {' '.join(sorted(models))} has no vector "
+                           "field (a map over the input samples, or static)")
     if "grid-points" in given and "grid" not in values["output"]:
         refuse("grid-points", "applies only to --output grid")
     fixed = set(values["method"]) & set(S.FIXED_METHODS)

@@ -24,7 +24,7 @@ __all__ = ["configurations", "build_tasks", "build_module_tasks", "module_models
            "SINGLE_FIELDS", "MAX_NETWORKS"]
 
 #: Fields that take one value per sweep (not swept).
-SINGLE_FIELDS = ("backend", "max_steps", "max_seconds", "device", "dtype")
+SINGLE_FIELDS = ("backend", "max_steps", "max_seconds", "device", "dtype", "lyapunov")
 #: Every field a grid may set: the specs' fields (``input_kind`` for InputSpec.kind) and semantics.
 GRID_FIELDS = tuple(dict.fromkeys(
     ["semantics", "input_kind"]
@@ -48,6 +48,8 @@ def _applicable(kw: dict) -> bool:
     for name, models in MODEL_ONLY_FIELDS.items():
         if name in kw and model not in models:
             del kw[name]
+    if model in S.NO_FLOW:   # no vector field: its rows of a mixed sweep have no exponents (null lyap)
+        kw.pop("lyapunov", None)
     return not isinstance(kw.get("activation"), str) or S.takes_activation(model, kw["activation"])
 
 
