@@ -26,12 +26,14 @@ import seaborn as sns  # noqa: E402
 __all__ = ["MODEL_ORDER", "MODEL_NAMES", "PALETTE", "ACTIVATION_NAMES", "model_name", "style",
            "save", "box_panel", "scatter_panel", "latent_grid", "bars_explained", "step_panel", "write_table"]
 
-MODEL_ORDER = ("node", "ctrnn", "ltc", "mlp")
-MODEL_NAMES = {"node": "Neural ODE", "ctrnn": "CT-RNN", "ltc": "LTC", "mlp": "static net"}
-#: One colour per model, everywhere (colour-blind safe: seaborn "colorblind").
-PALETTE = dict(zip(MODEL_NAMES.values(), sns.color_palette("colorblind", 4)))
+MODEL_ORDER = ("node", "ctrnn", "ltc", "mlp", "ltc_ncps", "cfc")
+MODEL_NAMES = {"node": "Neural ODE", "ctrnn": "CT-RNN", "ltc": "LTC", "mlp": "static net",
+               "ltc_ncps": "ncps LTC", "cfc": "CfC"}
+#: One colour per model, everywhere (colour-blind safe: seaborn "colorblind"; its first colours are
+#: the same whatever the count, so the paper's models keep theirs).
+PALETTE = dict(zip(MODEL_NAMES.values(), sns.color_palette("colorblind", len(MODEL_NAMES))))
 ACTIVATION_NAMES = {"tanh": "tanh", "sigmoid": "sigmoid", "relu": "ReLU", "hardtanh": "Hard-tanh",
-                    "hardtanh_matlab": "Hard-tanh (MATLAB Htanh)"}
+                    "hardtanh_matlab": "Hard-tanh (MATLAB Htanh)", "lecun_tanh": "LeCun tanh"}
 DPI = 150
 #: PNG/PDF metadata that would otherwise carry the date or the library version.
 _PNG_META = {"Software": None}
