@@ -16,6 +16,7 @@ from . import (
                fig3b,
                fig3c,
                fig3d,
+               input_attribution,
                lyap_sigma,
                supp_htanh_k25,
                supp_input_step,
@@ -31,6 +32,7 @@ ALL = [
     supp_input_step.STUDY, supp_htanh_k25.STUDY,
     ablation.STUDY, convergence.STUDY,
     bounds.STUDY, bounds.STUDY_REFERENCE, bounds.STUDY_STATIC,
+    input_attribution.STUDY,
     table2_ncps.STUDY, supp_input_step_cfc.STUDY, lyap_sigma.STUDY,
 ]
 BY_NAME = {s.name: s for s in ALL}
@@ -46,9 +48,9 @@ COMMITTED_SAMPLES: dict[str, int | dict[str, int]] = {
     "fig3a": 100, "fig3b": 100, "fig3c": 100, "fig3d": 100,
     "supp_input_step": 100, "supp_htanh_k25": 100,
     "bounds": 4, "bounds_reference": 3, "bounds_static": 4,
+    "input_attribution": 100,
     # issue 17: the ncps models at the paper's 100; the Lyapunov study fewer — its tangent
     # integration (DOP853 at rtol 1e-8) costs ~1 s a network under the paper semantics and 40–110 s
-    # for the reference LTC (stiff: tiny τ), on a shared 2-core machine. lyap_sigma's reference
-    # run is not committed yet (figures/lyap_sigma holds the paper semantics only)
+    # for the reference LTC (stiff: tiny τ), on a shared 2-core machine
     "table2_ncps": 100, "supp_input_step_cfc": 100, "lyap_sigma": {"paper": 30, "reference": 2},
 }

@@ -16,6 +16,7 @@ import pandas as pd
 
 from trajlen import plotting
 from trajlen.spec import SEMANTICS
+from trajlen.stats import paired_ratio
 from trajlen.study import Study
 
 from ._draw import sample_table, stem, summary_table
@@ -58,6 +59,28 @@ def step_of(row: pd.Series) -> str:
     return label
 
 
+def advantage(samples: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """The LTC's advantage per activation and step: the ratio of median lengths (``ltc_over_node``,
+    ``ltc_over_ctrnn``) and, since every step and model integrates the same random networks, the
+    paired per-network ratio's median with its 95 % interval and Wilcoxon p
+    (:func:`trajlen.stats.paired_ratio`; columns ``*_paired``, ``*_low``, ``*_high``, ``*_p``)."""
+    out = []
+    for (act, idx, step), g in summary.groupby(["activation", "step_index", "step"], sort=True):
+        med = dict(zip(g["model"], g["length_median"]))
+        rec = {"activation": act, "step_index": idx, "step": step}
+        d = samples[(samples["activation"] == act) & (samples["step_index"] == idx)]
+        ltc = d[d["model"] == "ltc"].set_index("sample")["length"]
+        for other in ("node", "ctrnn"):
+            rec[f"ltc_over_{other}"] = med.get("ltc", np.nan) / med.get(other, np.nan)
+            ref = d[d["model"] == other].set_index("sample")["length"]
+            both = ltc.index.intersection(ref.index)
+            r = paired_ratio(ltc.loc[both], ref.loc[both])
+            rec.update({f"ltc_over_{other}_paired": r.ratio.median, f"ltc_over_{other}_low": r.ratio.low,
+                        f"ltc_over_{other}_high": r.ratio.high, f"ltc_over_{other}_p": r.p_wilcoxon})
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
 def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
     s = stem(outdir, "ablation", semantics)
     samples = sample_table(rows)
@@ -66,16 +89,10 @@ def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
     samples = samples.sort_values(["activation", "step_index", "model", "sample"],
                                   kind="stable").reset_index(drop=True)
     summary = summary_table(samples, ["activation", "step_index", "step", "model"])
-    # LTC advantage per step: ratio of median lengths, LTC over the others
-    adv = []
-    for (act, idx, step), g in summary.groupby(["activation", "step_index", "step"], sort=True):
-        med = dict(zip(g["model"], g["length_median"]))
-        adv.append({"activation": act, "step_index": idx, "step": step,
-                    "ltc_over_node": med.get("ltc", np.nan) / med.get("node", np.nan),
-                    "ltc_over_ctrnn": med.get("ltc", np.nan) / med.get("ctrnn", np.nan)})
+    adv = advantage(samples, summary)
     files = [plotting.write_table(samples, s.with_suffix(".csv")),
              plotting.write_table(summary, Path(f"{s}_summary.csv")),
-             plotting.write_table(pd.DataFrame(adv), Path(f"{s}_ltc_advantage.csv"))]
+             plotting.write_table(adv, Path(f"{s}_ltc_advantage.csv"))]
     plotting.style()
     acts = [a for a in ("tanh", "sigmoid", "relu", "hardtanh") if a in set(samples["activation"])]
     fig, axes = plotting.plt.subplots(len(acts), 2, figsize=(10, 3.0 * len(acts)), squeeze=False)

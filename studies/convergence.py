@@ -94,9 +94,7 @@ def points_table(mat_file: str | Path, model: str = "ltc", activation: str = "re
     plane of the finest uniform grid) — which separate the two ways the sampling moves the length: the
     chord discretisation, and the PCA plane, which is fitted to the points and so follows their density.
     """
-    from sklearn.decomposition import PCA
-
-    from trajlen.measures import arc_length
+    from trajlen.measures import arc_length, pca_basis, project
     from trajlen.params import import_mat
     from trajlen.pipeline import Task, measure, trajectory_for
     from trajlen.spec import make_specs
@@ -120,9 +118,9 @@ def points_table(mat_file: str | Path, model: str = "ltc", activation: str = "re
                     "length_full_space": arc_length(tr.x)})
         states.append(tr.x)
     finest = max(range(len(out)), key=lambda i: (out[i]["output"] == "grid", out[i]["points"]))
-    basis = PCA(n_components=2).fit(states[finest])
+    mean, V = pca_basis(states[finest])
     for rec, x in zip(out, states):
-        rec["length_finest_grid_basis"] = arc_length(basis.transform(x))
+        rec["length_finest_grid_basis"] = arc_length(project(x, mean, V))
     return pd.DataFrame(out)
 
 

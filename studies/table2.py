@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from trajlen import plotting
+from trajlen.stats import median_ci, paired_ratio
 from trajlen.study import Study
 
 from ._draw import sample_table, stem, summary_table, task_of
@@ -79,6 +80,61 @@ def markdown(cmp: pd.DataFrame, semantics: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: the paired comparisons of one activation's models (numerator, denominator)
+PAIRS = [("ltc", "ctrnn"), ("ltc", "node"), ("ctrnn", "node")]
+
+
+def intervals(samples: pd.DataFrame) -> pd.DataFrame:
+    """Per activation: each model's median L and length with its 95 % order-statistic interval
+    (:func:`trajlen.stats.median_ci`), and the paired ratios of :data:`PAIRS` — sample ``i`` of every
+    model is the same random draw (common random numbers), so the median per-network ratio with its
+    interval and a Wilcoxon signed-rank p (:func:`trajlen.stats.paired_ratio`). One row per
+    (activation, quantity, what): ``what`` is a model or ``"a / b"``."""
+    out = []
+    for act in [a for a in ACTIVATIONS if a in set(samples["activation"])]:
+        g = samples[samples["activation"] == act]
+        by = {m: g[g["model"] == m].set_index("sample") for m in MODELS if (g["model"] == m).any()}
+        for q in ("L", "length"):
+            for m, t in by.items():
+                ci = median_ci(t[q])
+                out.append({"activation": act, "quantity": q, "what": m, "estimate": ci.median,
+                            "low": ci.low, "high": ci.high, "n": ci.n, "p_wilcoxon": np.nan})
+            for a, b in PAIRS:
+                if a in by and b in by:
+                    both = by[a].index.intersection(by[b].index)
+                    r = paired_ratio(by[a].loc[both, q], by[b].loc[both, q])
+                    out.append({"activation": act, "quantity": q, "what": f"{a} / {b}",
+                                "estimate": r.ratio.median, "low": r.ratio.low, "high": r.ratio.high,
+                                "n": r.n, "p_wilcoxon": r.p_wilcoxon})
+    return pd.DataFrame(out)
+
+
+def intervals_markdown(iv: pd.DataFrame) -> str:
+    """The intervals table as markdown: one row per activation and quantity, medians and paired
+    ratios as ``estimate [low, high]`` (p of the paired Wilcoxon test beside each ratio)."""
+    cols = [m for m in MODELS if m in set(iv["what"])] + [f"{a} / {b}" for a, b in PAIRS
+                                                         if f"{a} / {b}" in set(iv["what"])]
+    head = [plotting.model_name(c) if "/" not in c else " / ".join(plotting.model_name(x)
+                                                                   for x in c.split(" / ")) for c in cols]
+    lines = ["Medians with 95 % intervals; paired ratios over the same random networks (median ratio "
+             "[95 % interval], Wilcoxon p)", "", "| activation | quantity | " + " | ".join(head) + " |",
+             "|---|---|" + "---|" * len(cols)]
+    for (act, q), g in iv.groupby(["activation", "quantity"], sort=False):
+        cells = []
+        for c in cols:
+            hit = g[g["what"] == c]
+            if not len(hit):
+                cells.append("—")
+                continue
+            r = hit.iloc[0]
+            cell = f"{r['estimate']:.3g} [{r['low']:.3g}, {r['high']:.3g}]"
+            if np.isfinite(r["p_wilcoxon"]):
+                cell += f", p = {r['p_wilcoxon']:.2g}"
+            cells.append(cell)
+        lines.append(f"| {plotting.ACTIVATION_NAMES[act]} | {q} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def with_tau_min(rows: pd.DataFrame, samples: pd.DataFrame) -> pd.DataFrame:
     """Add each network's smallest time constant τ_min (redrawn from its seed): an explicit RK45 step
     cannot exceed a few τ_min, so L of CT-RNN and LTC scales like 1/τ_min — a heavy-tailed quantity."""
@@ -107,8 +163,10 @@ def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
     files = [plotting.write_table(samples, s.with_suffix(".csv")),
              plotting.write_table(summary, Path(f"{s}_summary.csv")),
              plotting.write_table(cmp, Path(f"{s}_vs_paper.csv"))]
+    iv = intervals(samples)
+    files.append(plotting.write_table(iv, Path(f"{s}_intervals.csv")))
     md = Path(f"{s}.md")
-    md.write_text(markdown(cmp, semantics))
+    md.write_text(markdown(cmp, semantics) + "\n" + intervals_markdown(iv))
     files.append(md)
     plotting.style()
     fig, (ax, ax2) = plotting.plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [3, 2]})

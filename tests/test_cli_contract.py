@@ -46,6 +46,9 @@ FLAG_VALUES = {
     "out": st.sampled_from(["", " "]),
     "params": st.sampled_from(["NPZ", "missing.npz"]),
     "retry-failed": st.just(None),
+    "input-kind": st.sampled_from(["exact", "samples", "off"]),
+    "input-gain": st.sampled_from(["0", "2", "-1"]), "input-omega": st.sampled_from(["3", "0"]),
+    "transient": st.sampled_from(["0", "3", "-1", "1e400"]), "perturb": st.sampled_from(["0", "2", "-1"]),
 }
 
 

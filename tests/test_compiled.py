@@ -9,7 +9,6 @@ import itertools
 import numpy as np
 import pytest
 import scipy.integrate as si
-import torch
 
 from tests.helpers import ACTIVATIONS_ALL as ACTS
 from tests.helpers import EXPLICIT, MODELS
@@ -21,13 +20,9 @@ from trajlen.solve.batch import solve_batched
 from trajlen.solve.compiled import integrate_one, rhs_one, solve_compiled
 from trajlen.spec import InputSpec, NetworkSpec, SolverSpec, SpecError
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+
 
 
 def solver(backend="numba", **kw):
@@ -85,25 +80,6 @@ def test_scipy_controller_takes_solve_ivp_steps(method):
         np.testing.assert_allclose(tr.step_t, ref.t, rtol=0, atol=1e-9, err_msg=label)
         end = ref.y[:, -1]
         assert np.abs(tr.x[-1] - end).max() <= 1e-8 * np.abs(end).max(), label
-
-
-@pytest.mark.parametrize("controller, output", [("scipy", "grid"), ("matlab", "refine")])
-def test_same_steps_and_outputs_as_torch_backend(controller, output):
-    """Both controllers, dense output included: the kernel and the torch batch agree step for step
-    on smooth networks (both reference and paper N-ODE/CT-RNN, paper LTC)."""
-    for semantics in ("reference", "paper"):
-        inp = InputSpec(semantics=semantics)
-        its = items(semantics, models=("node", "ctrnn") if semantics == "reference" else MODELS,
-                    acts=("tanh", "sigmoid"))
-        kw = dict(method="RK45", controller=controller, output=output, refine=4, grid_points=301)
-        a = solve_compiled(its, inp, solver(**kw))
-        b = solve_batched(its, inp, solver("torch", **kw))
-        for (net, _), x, y in zip(its, a, b):
-            label = f"{semantics} {net.model}/{net.activation}"
-            assert (x.n_accepted, x.n_rejected, x.nfev) == (y.n_accepted, y.n_rejected, y.nfev), label
-            np.testing.assert_allclose(x.t, y.t, rtol=0, atol=1e-12, err_msg=label)
-            np.testing.assert_allclose(x.x, y.x, rtol=1e-9, atol=1e-9 * np.abs(y.x).max(),
-                                       err_msg=label)
 
 
 def test_matlab_controller_on_a_constant_slope():
@@ -249,3 +225,17 @@ def test_max_seconds_is_a_time_limit_row_on_numba():
     r = integrate_one(net, inp, p, solver(max_seconds=0.05, max_steps=10 ** 8))
     assert r.status == "time_limit" and "time limit 0.05s" in r.message
     assert 0 < r.n_accepted < 10 ** 6 and r.out_t[-1] == r.step_t[-1] < inp.t_end
+
+
+def test_kernel_cached_sees_numba_cache_files(tmp_path, monkeypatch):
+    """The driver's "compiling the solver kernel" notice reads kernel_cached: it must find numba's
+    index files where numba writes them (a per-source-folder subfolder of the cache) and only there."""
+    from trajlen.solve.compiled import jit
+
+    monkeypatch.setattr(jit, "CACHE", tmp_path)
+    assert not jit.is_cached("trajlen.solve.compiled.explicit.explicit_run")
+    sub = tmp_path / "compiled_0123"
+    sub.mkdir()
+    (sub / "explicit.explicit_run-187.py311.nbi").write_bytes(b"")
+    assert jit.is_cached("trajlen.solve.compiled.explicit.explicit_run")
+    assert not jit.is_cached("trajlen.solve.compiled.rosenbrock.ros_run")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from tests.helpers import EXPLICIT, MODELS, SEMANTICS, SPEC_ACTIVATIONS, items
 from trajlen.models import VectorField
@@ -17,15 +16,11 @@ from trajlen.solve.compiled import rhs_one, solve_compiled
 from trajlen.solve.scipy_ivp import solve_scipy, solver_class
 from trajlen.spec import InputSpec, SolverSpec
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 NAMES = [m.name for m in EXPLICIT]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _solver(backend, method, **kw):

@@ -109,3 +109,16 @@ def test_rows_carry_the_exponents(tmp_path, capsys):
                  "--quiet", "--out", str(tmp_path / "s")]) == 0
     assert math.isfinite(__import__("pandas").read_parquet(tmp_path / "s" / "results.parquet")
                          ["lyap_max"].iloc[0])
+
+
+def test_exponents_count_the_measured_period_after_a_transient():
+    """With a transient T the row's exponents are those of [T, T + 2π] of the solve from x(0) = 0:
+    the transient integrated, not counted (as the length measures that period only)."""
+    net, inp, sol = make_specs("paper", model="ctrnn", activation="tanh", width=6, lyapunov=2,
+                               transient=3.0)
+    row = run_tasks([Task(net, inp, sol, 0, 1)])[0]
+    field = field_for(net, inp, sample_params(net, 0, 1))
+    want = exponents(field, np.zeros(6), 0.0, 3.0 + 2 * np.pi, 2, transient=3.0).exponents
+    whole = exponents(field, np.zeros(6), 0.0, 3.0 + 2 * np.pi, 2).exponents
+    np.testing.assert_array_equal(row["lyap"], want)
+    assert not np.allclose(want, whole, rtol=1e-3, atol=0)

@@ -64,3 +64,32 @@ def test_L_does_not_depend_on_the_output_points():
         rows += run_tasks([Task(net, inp, sol, 0, 0)])
     assert len({(r["L"], r["steps_per_interval"], r["n_accepted"]) for r in rows}) == 1
     assert rows[0]["L"] == 4 * rows[0]["n_accepted"] / 100
+
+
+def test_pca_is_scikit_learns_covariance_eigh_to_the_bit():
+    """One array: the scores and variance ratios scikit-learn's PCA(covariance_eigh) gives, bit for
+    bit (trajlen computes them itself so that it can run over row blocks without copying)."""
+    sk = pytest.importorskip("sklearn.decomposition")
+    rng = np.random.default_rng(0)
+    for T, k in ((2001, 100), (50, 8), (3, 5)):
+        X = rng.standard_normal((T, k)).cumsum(axis=0)
+        ref = sk.PCA(n_components=2, svd_solver="covariance_eigh")
+        z_ref = ref.fit_transform(X)
+        z, ratio = pca_project(X)
+        assert np.array_equal(z, z_ref) and np.array_equal(ratio, ref.explained_variance_ratio_)
+        strided = np.concatenate([X, X], axis=1)[:, :k]      # a layer of the stacked states
+        assert np.array_equal(pca_project(strided)[0], z_ref)
+
+
+def test_measures_over_row_blocks_equal_the_joined_array():
+    """Row blocks (how the compiled kernel hands its output over): the chord length to the bit, the
+    PCA scores to rounding (the Gram matrix is summed block by block)."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3000, 40)).cumsum(axis=0)
+    blocks = [X[:1], X[1:700], X[700:701], X[701:]]
+    assert arc_length(blocks) == arc_length(X)
+    z, ratio = pca_project(X)
+    zb, rb = pca_project(blocks)
+    np.testing.assert_allclose(zb, z, rtol=0, atol=1e-12 * np.abs(z).max())
+    np.testing.assert_allclose(rb, ratio, rtol=1e-12)
+    assert arc_length(zb) == pytest.approx(arc_length(z), rel=1e-13)

@@ -19,20 +19,14 @@ from trajlen.solve.batch.controllers import make_controller
 from trajlen.solve.scipy_ivp import solve_scipy
 from trajlen.spec import InputSpec, NetworkSpec, SolverSpec
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 RK45 = TAB["RK45"]
 
 INP = InputSpec(semantics="reference")
 T_END = INP.t_end
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: the batched matvecs are small, and on a shared 2-core machine OpenMP's
-    spinning threads slow them tenfold (the benchmarks run one process per core the same way)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def items_for(models, activations, widths, seeds, **net_kw):

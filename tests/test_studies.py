@@ -182,3 +182,21 @@ def test_committed_figures_were_made_at_the_committed_counts():
             assert pd.read_csv(f)["n"].max() == n, f.name
             checked += 1
     assert checked >= 20
+
+
+def test_table2_intervals_pair_the_same_networks():
+    """Paired ratios use sample i of each model: an LTC exactly 2× its CT-RNN on every network gives
+    ratio 2 with a zero-width interval even though the unpaired medians' intervals overlap widely."""
+    rng = np.random.default_rng(0)
+    base = rng.lognormal(0.0, 1.0, 40)
+    rows = [{"activation": "tanh", "model": m, "sample": i, "L": f * b, "length": f * b + 1.0}
+            for m, f in (("node", 1.0), ("ctrnn", 3.0), ("ltc", 6.0)) for i, b in enumerate(base)]
+    samples = pd.DataFrame(rows).sample(frac=1.0, random_state=1)   # order must not matter
+    iv = table2.intervals(samples).set_index(["quantity", "what"])
+    r = iv.loc[("L", "ltc / ctrnn")]
+    assert r["estimate"] == pytest.approx(2.0) and r["low"] == pytest.approx(2.0)
+    assert r["high"] == pytest.approx(2.0) and r["n"] == 40 and r["p_wilcoxon"] < 1e-6
+    assert iv.loc[("L", "ltc"), "estimate"] == pytest.approx(np.median(6.0 * base))
+    lo, hi = iv.loc[("L", "ctrnn"), ["low", "high"]]
+    assert lo < np.median(3.0 * base) < hi
+    assert "LTC / CT-RNN" in table2.intervals_markdown(iv.reset_index())

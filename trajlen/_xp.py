@@ -22,7 +22,7 @@ from types import ModuleType
 import numpy as np
 
 __all__ = ["jitable", "namespace", "where", "minimum", "maximum", "tanh", "exp", "logistic", "floor",
-           "to_index", "next_up", "sin_cos", "logical_not", "erf"]
+           "to_index", "next_up", "sin_cos", "logical_not", "erf", "power"]
 
 
 def jitable(fn):
@@ -96,10 +96,12 @@ def exp(x):
 
 
 def logistic(x):
-    """``1 / (1 + e^{−x})``, overflow-free: ``scipy.special.expit`` / ``torch.sigmoid``; in compiled
-    code the plain formula (IEEE gives 0 for e^{−x} = inf, no overflow trap)."""
+    """``1 / (1 + e^{−x})``, overflow-free: ``scipy.special.expit`` on numpy; the plain formula on
+    torch tensors and in compiled code (IEEE gives 0 for e^{−x} = inf, no overflow trap). Not
+    ``torch.sigmoid``: on the CPU its vectorised kernel and its scalar remainder round differently,
+    so a network's values would depend on its position in the batch (``exp`` does not)."""
     if _is_torch(x):
-        return x.sigmoid()
+        return 1.0 / (1.0 + (-x).exp())
     from scipy.special import expit
 
     return expit(x)
@@ -112,6 +114,18 @@ def erf(x):
     from scipy.special import erf as _erf
 
     return _erf(x)
+
+
+def power(x, e):
+    """``x ** e`` for a float exponent ``e``. On CPU torch tensors through numpy's ``pow`` (the
+    C library's, as scipy's and Python's ``**``): torch's vectorised ``pow`` and its scalar remainder
+    round differently, which made a network's step sizes depend on its position in the batch."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # IEEE inf/NaN are meant
+        if _is_torch(x) and x.device.type == "cpu":
+            import torch
+
+            return torch.from_numpy(np.power(x.numpy(), e))
+        return x ** e
 
 
 def sin_cos(x):
@@ -222,6 +236,10 @@ def _register_numba_overloads() -> None:
         if scalar(x):
             return lambda x: int(x)
         return lambda x: x.astype(np.int64)
+
+    @overload(power)
+    def _power(x, e):
+        return lambda x, e: x ** e
 
     @overload(logical_not)
     def _logical_not(c):

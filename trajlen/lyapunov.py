@@ -13,10 +13,11 @@ decreasing order (``lyap_max`` is the largest).
 
 Parameters (the defaults a row's ``lyap`` is computed with, ``--lyapunov m``):
 
-* the span: the input period ``[0, 2π]`` from the trajectory's own ``x(0) = 0``, input on — for a
-  driven network these are the *conditional* exponents of the driven system, and over one period they
-  are finite-time exponents: the average stretching rates along the very trajectory whose length the
-  row records, not asymptotic limits;
+* the span: the measured period ``[T, T + 2π]`` (``InputSpec.transient`` T, default 0: the input
+  period ``[0, 2π]``) of the trajectory's own solve from ``x(0) = 0``, the transient integrated but
+  not counted — for a driven network these are the *conditional* exponents of the driven system,
+  and over one period they are finite-time exponents: the average stretching rates along the very
+  trajectory whose length the row records, not asymptotic limits;
 * :data:`QR_INTERVAL` = 0.1 time units between re-orthonormalisations (the span split into equal
   intervals no longer than that; far below the growth times ``1/|λ|`` of these networks, so no
   tangent vector collapses in between);
@@ -138,9 +139,11 @@ def lambda_max_two_trajectories(field, y0: np.ndarray, t0: float, t1: float, *, 
 
 
 def lyapunov_for(net, inp, params, m: int) -> list[float]:
-    """A row's ``lyap``: the ``m`` largest conditional exponents over the input period ``[0, 2π]``
-    from ``x(0) = 0`` (module docstring)."""
+    """A row's ``lyap``: the ``m`` largest conditional exponents over the measured period
+    ``[T, T + 2π]`` (``T = inp.transient``, 0 by default: the input period ``[0, 2π]``) of the
+    solve from ``x(0) = 0``, the transient integrated but not counted (module docstring)."""
     from .models import field_for
 
     field = field_for(net, inp, params)
-    return [float(v) for v in exponents(field, np.zeros(net.n_state), 0.0, inp.t_end, m).exponents]
+    lam = exponents(field, np.zeros(net.n_state), 0.0, inp.t_end, m, transient=inp.t_start).exponents
+    return [float(v) for v in lam]

@@ -7,6 +7,7 @@ that the results store (:mod:`trajlen.results`) writes and everything downstream
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -31,12 +32,16 @@ from .measures import (
 )
 from .models import ODE_MODELS, mlp
 from .params import Params, import_mat, load_params, sample_params
+from .perturb import SPREAD_COLUMNS, perturbed_params, spread_columns
 from .spec import InputSpec, NetworkSpec, SolverSpec, SpecError, spec_key
 from .trajectory import Trajectory
 
 __all__ = ["Task", "run_tasks", "measure", "trajectory_for", "SCHEMA_VERSION", "versions"]
 
 #: Bump when the meaning or set of result columns changes; the store refuses to mix schemas.
+#: 3: the input controls (input_gain, input_omega, transient), perturb, length_spread, L_spread.
+#: 4: the ncps models and your own (ode_unfolds, cfc_mode, backbone_units, backbone_layers,
+#: module_path, module_sha256) and the Lyapunov exponents (lyapunov, lyap, lyap_max).
 SCHEMA_VERSION = 4
 
 
@@ -62,8 +67,10 @@ class Task:
             raise SpecError(f"model {self.net.model} cannot come from a module (an ncps LTC or CfC, a "
                             "torch cell or a Python vector field can)")
 
-    @property
+    @functools.cached_property
     def task_id(self) -> str:
+        """A stable hash of everything the row depends on (specs, seed, sample, the params file's
+        content); computed once per task (a sweep asks for it several times)."""
         extra = [self.seed, self.sample]
         if self.params_file is not None:
             extra.append(file_digest(self.params_file))
@@ -128,8 +135,7 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"trajlen_version": __version__}
-    for name, dist in (("numpy", "numpy"), ("scipy", "scipy"), ("sklearn", "scikit-learn"),
-                       ("torch", "torch"), ("numba", "numba")):
+    for name, dist in (("numpy", "numpy"), ("scipy", "scipy"), ("torch", "torch"), ("numba", "numba")):
         try:
             out[f"{name}_version"] = version(dist)
         except PackageNotFoundError:   # an optional extra not installed
@@ -146,7 +152,7 @@ def trajectory_for(task: Task, params: Params | None = None) -> Trajectory:
     if task.net.model == "mlp":
         pts = input_curve(task.inp, task.solver.grid_points)
         x = mlp.forward(task.net, params, pts).reshape(len(pts), -1)
-        t = np.linspace(0.0, task.inp.t_end, len(pts))
+        t = np.linspace(task.inp.t_start, task.inp.t_end, len(pts))
         return Trajectory(t=t, x=x, step_t=t[:1])
     if task.solver.backend == "numba":
         from .solve.compiled import solve_compiled
@@ -203,11 +209,20 @@ def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None =
     per-layer measures (:func:`trajlen.measures.trajectory_measures`), L and steps per interval
     (from the solver's steps, whatever the output), versions. ``params`` (the network's parameters,
     when at hand) gives the row its smallest time constant ``tau_min``; ``lyap`` its Lyapunov
-    exponents (``lyap``, ``lyap_max``: null unless the solver spec asks for them)."""
+    exponents (``lyap``, ``lyap_max``: null unless the solver spec asks for them).
+
+    After a transient T (``inp.transient``) every measure is the measured window's ``[T, T + 2π]``:
+    the lengths and variances of its output points, ``l_input`` of the input over it, and L and
+    steps per interval from the accepted steps that end in it (``traj.n_measured``; the step that
+    straddles T counts), so that L keeps its meaning — Refine points per input interval over one
+    period. ``n_accepted``, ``n_rejected`` and ``nfev`` stay the whole solve's (its cost).
+    ``length_spread`` and ``L_spread`` are NaN here; :func:`run_tasks` fills them under
+    ``solver.perturb``."""
     net, inp, solver = task.net, task.inp, task.solver
     row: dict = {"task_id": task.task_id, "schema_version": SCHEMA_VERSION}
     row.update(net.to_dict())
-    row.update(input_kind=inp.kind, n_samples=inp.n_samples)
+    row.update(input_kind=inp.kind, n_samples=inp.n_samples, input_gain=inp.gain,
+               input_omega=inp.omega, transient=inp.transient)
     row.update({k: v for k, v in solver.to_dict().items() if k != "semantics"})
     row.update(seed=task.seed, sample=task.sample, params_path=None, params_sha256=None,
                module_path=task.module, module_sha256=None if task.module is None
@@ -226,10 +241,11 @@ def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None =
     row.update({name: per_layer[k][-1] for k, name in LAYER_COLUMNS.items()})
     row.update({k: per_layer[k] for k in ROW_LISTS})
     static = net.model == "mlp" or net.model in S.MAP_MODELS   # no solver: no steps to count
-    row["L"] = float("nan") if static else computational_depth(traj.n_accepted, solver.refine,
+    row["L"] = float("nan") if static else computational_depth(traj.n_measured, solver.refine,
                                                                 inp.n_samples)
     row["steps_per_interval"] = (float("nan") if static else
-                                 steps_per_interval(traj.n_accepted, inp.n_samples))
+                                 steps_per_interval(traj.n_measured, inp.n_samples))
+    row.update({name: float("nan") for name in SPREAD_COLUMNS})
     row["tau_min"] = float(getattr(params, "tau_min", float("nan")))
     if solver.lyapunov and lyap is None:   # not computed: the solve failed first
         lyap = [float("nan")] * solver.lyapunov
@@ -240,13 +256,33 @@ def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None =
     return row
 
 
+def _solve(task: Task, params: Params) -> Trajectory:
+    """One solve on the scipy or numba backend; a crash is a failure row, never an exception."""
+    try:
+        return trajectory_for(task, params)
+    except SpecError:
+        raise
+    except Exception as e:  # noqa: BLE001 — one network's crash must not end the sweep
+        return _crashed(e)
+
+
+def _with_spread(task: Task, row: dict, others: Sequence[Trajectory]) -> dict:
+    """``row`` with the perturbation spreads over it and the perturbed solves ``others``."""
+    cols, note = spread_columns(row, [measure(task, tr, 0.0) for tr in others])
+    row.update(cols)
+    row["message"] += note
+    return row
+
+
 def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = None) -> list[dict]:
     """Run tasks and return their rows in the same order.
 
     Tasks whose solver backend is ``torch`` (and that are not static ``mlp``) are integrated together
     by the batched solver, grouped by (input, solver) spec; the rest one by one (scipy, or the
-    compiled kernel for ``numba``). A
-    numerical failure is a row with its status, never an exception.
+    compiled kernel for ``numba``). A numerical failure is a row with its status, never an
+    exception. Under ``solver.perturb = N`` each network is solved N more times with perturbed
+    parameters (:mod:`trajlen.perturb`; in the same batch on torch) and its row gets the spreads;
+    ``wall_s`` stays the unperturbed solve's.
     """
     rows: list[dict | None] = [None] * len(tasks)
     batched: dict[tuple, list[int]] = {}
@@ -256,28 +292,51 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
             continue
         start = time.perf_counter()
         params = task.params()
-        try:
-            traj = trajectory_for(task, params)
-        except SpecError:
-            raise
-        except Exception as e:  # noqa: BLE001 — one network's crash must not end the sweep
-            traj = _crashed(e)
+        traj = _solve(task, params)
         lyap = _lyapunov(task, params, traj)
         rows[i] = measure(task, traj, time.perf_counter() - start, params, lyap)
+        if task.solver.perturb:
+            others = [_solve(task, q) for q in perturbed_params(params, task.seed, task.sample,
+                                                                 task.solver.perturb)]
+            _with_spread(task, rows[i], others)
+        del traj, params   # before the next solve: two large trajectories would double the peak
         if progress:
             progress(1)
     for (inp, solver), idx in batched.items():
         from .solve.batch import solve_batched
 
         start = time.perf_counter()
-        items = [(tasks[i].net, tasks[i].params()) for i in idx]
-        trajs = solve_batched(items, inp, solver, progress=progress)
-        per = (time.perf_counter() - start) / len(idx)  # a batch shares its wall time
-        for i, traj, (_, params) in zip(idx, trajs, items):
+        per_task = 1 + solver.perturb
+        items = []
+        for i in idx:
+            params = tasks[i].params()
+            items.append((tasks[i].net, params))
+            items += [(tasks[i].net, q) for q in perturbed_params(params, tasks[i].seed,
+                                                                  tasks[i].sample, solver.perturb)]
+        counted = None if progress is None or per_task == 1 else _every(per_task, progress)
+        trajs = solve_batched(items, inp, solver, progress=counted or progress)
+        per = (time.perf_counter() - start) / len(items)  # a batch shares its wall time
+        for j, i in enumerate(idx):
+            first = j * per_task
             lap = time.perf_counter()
-            lyap = _lyapunov(tasks[i], params, traj)
-            rows[i] = measure(tasks[i], traj, per + time.perf_counter() - lap, params, lyap)
+            lyap = _lyapunov(tasks[i], items[first][1], trajs[first])
+            rows[i] = measure(tasks[i], trajs[first], per + time.perf_counter() - lap, items[first][1], lyap)
+            if solver.perturb:
+                _with_spread(tasks[i], rows[i], trajs[first + 1:first + per_task])
     return rows  # type: ignore[return-value]
+
+
+def _every(n: int, progress: Callable[[int], None]) -> Callable[[int], None]:
+    """A progress callback for solves that reports networks: one per ``n`` solves finished."""
+    done = [0]
+
+    def report(k: int) -> None:
+        before = done[0] // n
+        done[0] += k
+        if done[0] // n > before:
+            progress(done[0] // n - before)
+
+    return report
 
 
 def _lyapunov(task: Task, params, traj: Trajectory) -> list[float] | None:

@@ -80,7 +80,11 @@ RECURRENCES = ("shared", "ltc_only", "none")
 LTC_DECAYS = ("abs", "signed")
 LTC_AS = ("column_sums", "vector")
 HARDTANHS = ("matlab", "clip")
-INPUT_KINDS = ("exact", "samples")
+INPUT_KINDS = ("exact", "samples", "off")
+#: most input samples a transient may need (``(T + 2π)/δt``; 16 bytes each in every field)
+MAX_SAMPLE_ROWS = 2 ** 22
+#: one period of the circle: the measured windows length (after any transient)
+PERIOD = 2.0 * math.pi
 #: The methods, backends, controllers and outputs: the one registry (trajlen.solve.registry).
 METHODS = tuple(_REGISTRY)
 FIXED_METHODS = tuple(m for m, v in _REGISTRY.items() if v.kind == "fixed")
@@ -136,8 +140,23 @@ def _positive(name: str, value: Any, allow_zero: bool = False) -> None:
 class _Spec:
     """Shared helpers: dict round trip and a stable content hash."""
 
+    #: Fields added after result stores existed: :meth:`key_dict` leaves each out while it holds its
+    #: default, so a spec that does not use it keeps the task id it always had.
+    _KEY_OMIT_AT_DEFAULT: tuple[str, ...] = ()
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        # the fields are scalars: a shallow dict (dataclasses.asdict deep-copies, 10× slower, and
+        # a sweep builds this for every row)
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+    def key_dict(self) -> dict[str, Any]:
+        """What :func:`spec_key` hashes: :meth:`to_dict` without the later fields at their default."""
+        d = self.to_dict()
+        defaults = {f.name: f.default for f in fields(self)}  # type: ignore[arg-type]
+        for name in self._KEY_OMIT_AT_DEFAULT:
+            if d[name] == defaults[name]:
+                del d[name]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]):
@@ -220,6 +239,8 @@ class NetworkSpec(_Spec):
     backbone_units: int | None = None
     backbone_layers: int | None = None
 
+    _KEY_OMIT_AT_DEFAULT = ("cfc_mode", "backbone_units", "backbone_layers")
+
     def __post_init__(self) -> None:
         _choice("model", self.model, MODELS)
         self._cfc_fields()
@@ -286,37 +307,83 @@ class NetworkSpec(_Spec):
 
 @dataclass(frozen=True)
 class InputSpec(_Spec):
-    """The circular input ``I(t) = (sin t, cos t)`` on ``t ∈ [0, 2π]``, SPEC §1.
+    """The circular input ``I(t) = gain·(sin ωt, cos ωt)``, SPEC §1 and §6 ("Input attribution").
+
+    The network is integrated from x(0) = 0 over ``[0, transient + 2π]`` and measured on the last
+    period ``[transient, transient + 2π]`` only (:attr:`t_start`, :attr:`t_end`): with
+    ``transient = 0`` (default) that is the paper's ``[0, 2π]``; with ``transient = T > 0`` the
+    orbit the input drives once the transient from x(0) = 0 has decayed.
 
     Parameters
     ----------
-    kind : {"exact", "samples"}
-        The exact circle (paper), or ``n_samples`` points ``linspace(0, 2π, n_samples)`` linearly
-        interpolated in t (authors' code; the input step is then 2π/(n_samples − 1)).
+    kind : {"exact", "samples", "off"}
+        The exact curve (paper); ``n_samples`` points of it at the input step ``2π/(n_samples − 1)``
+        (``linspace(0, 2π, n_samples)`` over one period, continued at the same step over a
+        transient), linearly interpolated in t (authors' code); or no input at all, ``I ≡ 0`` (the
+        bias-driven trajectory from x(0) = 0).
     n_samples : int
-        Number of input samples. Also the denominator of the computational depth L (SPEC §2) and the
-        number of circle points a static ``mlp`` network is evaluated on.
+        Number of input samples per period. Also the denominator of the computational depth L
+        (SPEC §2) and the number of circle points a static ``mlp`` network is evaluated on.
     semantics : preset filling ``kind`` when it is None.
+    gain : float
+        Amplitude (>= 0; 1 in the paper). Does not apply to ``kind="off"``.
+    omega : float
+        Angular frequency ω in rad per unit time (> 0; 1 in the paper: one revolution per measured
+        period). Does not apply to ``kind="off"``.
+    transient : float
+        T >= 0, in the model's time units: how long the network runs before the measured period.
     """
 
     kind: str | None = None
     n_samples: int = 100
     semantics: str = "reference"
+    gain: float = 1.0
+    omega: float = 1.0
+    transient: float = 0.0
+
+    _KEY_OMIT_AT_DEFAULT = ("gain", "omega", "transient")
 
     def __post_init__(self) -> None:
         _choice("semantics", self.semantics, SEMANTICS_NAMES)
         _resolve(self, "input")
         _choice("input kind", self.kind, INPUT_KINDS)
         _int("n_samples", self.n_samples, 2)
+        _positive("input gain (--input-gain)", self.gain, allow_zero=True)
+        _positive("input omega (--input-omega)", self.omega)
+        _positive("transient (--transient)", self.transient, allow_zero=True)
+        if self.kind == "off":
+            for name, value in (("gain", self.gain), ("omega", self.omega)):
+                if value != 1.0:
+                    _fail(f"input {name} (--input-{name})", "does not apply to --input-kind off "
+                          "(I ≡ 0): leave it at 1", value)
+        for name in ("gain", "omega", "transient"):   # 2 and 2.0 are one spec: one task id
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if self.kind == "samples" and self.transient > 0:
+            rows = self.t_end / self.dt
+            if rows > MAX_SAMPLE_ROWS:
+                _fail("transient (--transient)", f"with input kind samples needs a table of "
+                      f"{rows:.3g} samples, more than {MAX_SAMPLE_ROWS}: shorten it, lower "
+                      "--n-samples or use --input-kind exact", self.transient)
+
+    @property
+    def t_start(self) -> float:
+        """Start of the measured window: the transient T."""
+        return float(self.transient)
+
+    @property
+    def period(self) -> float:
+        """Length of the measured window, one period 2π (its L, MATLAB's MaxStep, l(I) refer to it)."""
+        return PERIOD
 
     @property
     def t_end(self) -> float:
-        return 2.0 * math.pi
+        """End of the integration and of the measured window, T + 2π."""
+        return PERIOD if self.transient == 0 else self.transient + PERIOD
 
     @property
     def dt(self) -> float:
         """Input step δt = 2π/(n_samples − 1) (the step Theorem 5 calls δt)."""
-        return self.t_end / (self.n_samples - 1)
+        return self.period / (self.n_samples - 1)
 
 
 @dataclass(frozen=True)
@@ -362,6 +429,10 @@ class SolverSpec(_Spec):
         Wall-time limit per solve (scipy backend); exceeding it is a recorded failure.
     device, dtype : torch options.
     semantics : preset filling ``controller``, ``output``, ``refine`` when None.
+    perturb : int
+        Round-off sensitivity (SPEC §6): solve each network this many more times with every
+        parameter multiplied by ``1 + 1e-15·ε``, ε ~ N(0, 1) seeded by the task, and record the
+        spread of length and L over the ``perturb + 1`` solves (:mod:`trajlen.perturb`). 0: off.
     """
 
     backend: str = "auto"
@@ -380,9 +451,13 @@ class SolverSpec(_Spec):
     device: str = "cpu"
     dtype: str = "float64"
     semantics: str = "reference"
+    perturb: int = 0
+
+    _KEY_OMIT_AT_DEFAULT = ("perturb", "ode_unfolds", "lyapunov")
 
     def __post_init__(self) -> None:
         _choice("semantics", self.semantics, SEMANTICS_NAMES)
+        _int("perturb (--perturb)", self.perturb, 0)
         _choice("backend", self.backend, BACKENDS)
         if self.backend == "auto":
             object.__setattr__(self, "backend", resolve_backend(self.method, self.device, self.dtype,
@@ -406,7 +481,7 @@ class SolverSpec(_Spec):
         _int("grid_points", self.grid_points, 2)
         _positive("dt", self.dt)
         _int("ode_unfolds", self.ode_unfolds, 1)
-        _int("lyapunov", self.lyapunov, 0)
+        _int("lyapunov (--lyapunov)", self.lyapunov, 0)
         _int("max_steps", self.max_steps, 1)
         if self.max_seconds is not None:
             _positive("max_seconds", self.max_seconds)
@@ -441,7 +516,7 @@ def _cuda_available() -> bool:
 
 def spec_key(*specs: _Spec, extra: Any = None) -> str:
     """A stable 16-hex-digit content hash of specs (and any JSON-able extra)."""
-    payload = [type(s).__name__ for s in specs], [s.to_dict() for s in specs], extra
+    payload = [type(s).__name__ for s in specs], [s.key_dict() for s in specs], extra
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -490,6 +565,9 @@ def check_combination(net: NetworkSpec, inp: InputSpec, solver: SolverSpec) -> N
     if net.model == "ode" and solver.backend != "scipy":
         _fail("backend", "must be scipy for model ode (a Python vector field f(t, x, I): the numba and "
               "torch backends compile or batch trajlen's own equations)", solver.backend)
+    if solver.perturb and net.model in USER_MODELS:
+        _fail("perturb (--perturb)", f"does not apply to model {net.model} (your own vector field or "
+              "cell: trajlen cannot perturb its parameters)", solver.perturb)
     if solver.lyapunov:
         if net.model in NO_FLOW:
             _fail("lyapunov", f"needs an ODE's Jacobian; model {net.model} is "

@@ -20,7 +20,8 @@ __all__ = ["summarize", "failure_counts", "format_failures", "format_summary", "
 CONFIG_COLUMNS = ("semantics", "model", "activation", "width", "depth", "sigma_w2", "sigma_b2",
                   "weight_init", "recurrence", "ltc_decay", "ltc_A", "hardtanh", "input_kind",
                   "n_samples", "method", "controller", "rtol", "atol", "output", "refine",
-                  "grid_points", "backend", "params_path")
+                  "grid_points", "backend", "params_path", "input_gain", "input_omega", "transient",
+                  "perturb")
 _MODEL_NAMES = {"node": "N-ODE", "ctrnn": "CT-RNN", "ltc": "LTC", "mlp": "static"}
 
 
@@ -33,7 +34,10 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     """Per configuration (the varying :data:`CONFIG_COLUMNS`): n, failures, the median length with its
     95 % order-statistic interval (``length_lo``, ``length_hi``), the median full-space length, mean ±
     std and median of L, median steps per input interval, and ``L_mean_carried`` — the mean of L is
-    carried by the smallest time constants (L ∝ 1/τ_min; quote the median)."""
+    carried by the smallest time constants (L ∝ 1/τ_min; quote the median). Where the rows carry
+    round-off spreads (``--perturb``): their medians ``length_spread_median``, ``L_spread_median``
+    and ``spread_exceeds_rtol`` — the median length spread is larger than the cell's rtol, so its
+    single networks' lengths are not reproducible numbers."""
     if df.empty:
         return pd.DataFrame()
     by = _varying(df)
@@ -53,8 +57,18 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
                    L_mean_carried=bool("tau_min" in ok and g["model"].iloc[0] != "node"
                                        and mean_is_carried(ok["L"], ok["tau_min"])),
                    failures=", ".join(f"{k}: {v}" for k, v in fails.items()) or "0")
+        rec.update(_spreads(ok))
         out.append(rec)
     return pd.DataFrame(out)
+
+
+def _spreads(ok: pd.DataFrame) -> dict:
+    """The perturbation-spread entries of a summary cell (none when its rows were not perturbed)."""
+    if "length_spread" not in ok or not np.isfinite(ok["length_spread"]).any():
+        return {}
+    med = float(np.nanmedian(ok["length_spread"]))
+    return {"length_spread_median": med, "L_spread_median": float(np.nanmedian(ok["L_spread"])),
+            "spread_exceeds_rtol": bool(med > float(ok["rtol"].iloc[0]))}
 
 
 def failure_counts(df: pd.DataFrame) -> dict[str, int]:
@@ -87,12 +101,28 @@ def format_summary(summary: pd.DataFrame) -> str:
                                   for m, d, md, c in zip(s.pop("L_mean"), s.pop("L_std"),
                                                          s.pop("L_median"), carried)]
     s["steps/interval"] = [f"{v:.3g}" for v in s.pop("steps_per_interval_median")]
+    flagged = _spread_column(s)
     s = s.drop(columns=["n_failed", "length_full_median"])
     text = s.to_string(index=False)
     if carried.any():
         text += ("\n* this mean is carried by the networks with the smallest time constant "
                  "(L·τ_min varies less than L; E[1/τ_min] is infinite): quote the median")
+    if flagged:
+        text += ("\n! the median spread of length under 1e-15 relative perturbations of the weights "
+                 "exceeds rtol: single networks' lengths here are not reproducible numbers (the "
+                 "step sequence is chaotic in round-off); compare distributions")
     return text
+
+
+def _spread_column(s: pd.DataFrame) -> bool:
+    """Replace the spread entries of a summary by one text column; True if a cell is flagged."""
+    if "length_spread_median" not in s:
+        return False
+    flag = s.pop("spread_exceeds_rtol").fillna(False).astype(bool)
+    s["spread length / L (median)"] = [
+        "—" if not np.isfinite(a) else f"{a:.2g} / {b:.2g}{' !' if f else ''}"
+        for a, b, f in zip(s.pop("length_spread_median"), s.pop("L_spread_median"), flag)]
+    return bool(flag.any())
 
 
 def _fixed(df: pd.DataFrame, col: str):
@@ -135,11 +165,27 @@ def describe_run(df: pd.DataFrame) -> list[str]:
     li = f"; the input's own length l(I) = {f['l_input']:.6g}" if f["l_input"] is not None else ""
     lines.append(f"length: PCA (2-D) length of {layer}{where}{li}")
     refine, ns = f["refine"], f["n_samples"]
+    lines += _input_lines(f)
     if refine is not None and ns is not None:
-        lines.append(f"L = {refine} × accepted steps / {ns} input samples (the Refine points the "
-                     f"authors' main.m counts); steps/interval = accepted steps / {ns - 1} input "
+        steps = "accepted steps" if not f["transient"] else "accepted steps ending in [T, T + 2π]"
+        lines.append(f"L = {refine} × {steps} / {ns} input samples (the Refine points the "
+                     f"authors' main.m counts); steps/interval = {steps} / {ns - 1} input "
                      "intervals")
     return lines
+
+
+def _input_lines(f: dict) -> list[str]:
+    """What describe_run says about an input that is not the paper's (off, gain, ω, transient)."""
+    parts = []
+    if f["input_kind"] == "off":
+        parts.append("off (I ≡ 0: the bias-driven trajectory from x(0) = 0)")
+    for col, label in (("input_gain", "gain"), ("input_omega", "ω")):
+        if f.get(col) is not None and f[col] != 1.0:
+            parts.append(f"{label} = {f[col]:g}")
+    if f.get("transient"):
+        parts.append(f"integrated over [0, T + 2π] and measured on the last period [T, T + 2π], "
+                     f"T = {f['transient']:g} (the steady orbit)")
+    return ["input: " + ", ".join(parts)] if parts else []
 
 
 def paired_comparisons(df: pd.DataFrame) -> list[str]:

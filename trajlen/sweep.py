@@ -74,6 +74,9 @@ SWEEP_FLAGS: dict[str, tuple[str, type, tuple | None, list]] = {
     "backbone-layers": ("backbone_layers", int, None, [None]),
     "input-kind": ("input_kind", str, S.INPUT_KINDS, [None]),
     "n-samples": ("n_samples", int, None, [100]),
+    "input-gain": ("gain", float, None, [1.0]),
+    "input-omega": ("omega", float, None, [1.0]),
+    "transient": ("transient", float, None, [0.0]),
     "method": ("method", str, S.METHODS, ["RK45"]),
     "controller": ("controller", str, S.CONTROLLERS, [None]),
     "rtol": ("rtol", float, None, [1e-2]),
@@ -91,6 +94,22 @@ SINGLE_FLAGS: dict[str, tuple[str, type, tuple | None, object]] = {
     "lyapunov": ("lyapunov", int, None, 0),
     "device": ("device", str, S.DEVICES, "cpu"),
     "dtype": ("dtype", str, S.DTYPES, "float64"),
+    "perturb": ("perturb", int, None, 1),
+}
+#: what a flag means, where "spec field NAME" does not say it
+FLAG_HELP = {
+    "input-kind": "exact curve, interpolated samples (authors' code), or off (I ≡ 0)",
+    "input-gain": "input amplitude: I = gain·(sin ωt, cos ωt)",
+    "input-omega": "input frequency ω (rad per time unit; 1: one revolution per measured period)",
+    "transient": "integrate over [0, T + 2π] and measure only [T, T + 2π], the steady orbit "
+                 "(lengths, L and l(I) of that period)",
+    "lyapunov": "also compute the M largest Lyapunov exponents over the measured period [T, T + 2π] "
+                "of the solve from x(0) = 0 (columns lyap, lyap_max; tangent-space integration with QR "
+                "every 0.1 and the analytic Jacobian, DOP853 rtol 1e-8: trajlen.lyapunov); 0: none",
+    "perturb": "solve each network N more times with every parameter × (1 + 1e-15·ε) and record "
+               "length_spread, L_spread ((max − min)/median over the N + 1 solves); default 1, "
+               "so every summary says whether its lengths are reproducible numbers (0: off, "
+               "half the work; always off for your own vector field or cell, --module)",
 }
 #: flags a --params file decides (its network's shape and weights)
 PARAMS_EXCLUDE = ("width", "depth", "samples", "sigma-w2", "sigma-b2", "weight-init")
@@ -108,24 +127,17 @@ _NONE_HELP = {
 }
 
 
-_SINGLE_HELP = {
-    "lyapunov": "also compute the M largest Lyapunov exponents over the input period from x(0) = 0 "
-                "(columns lyap, lyap_max; tangent-space integration with QR every 0.1 and the "
-                "analytic Jacobian, DOP853 rtol 1e-8: trajlen.lyapunov); 0: none",
-}
-
-
 def _spec_group(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("spec (several values sweep their product)")
     for flag, (name, typ, choices, default) in SWEEP_FLAGS.items():
         g.add_argument(f"--{flag}", type=cli.type_for(typ), nargs="+", choices=choices, default=default,
-                       help=f"spec field {name}" + _NONE_HELP.get(name, " (None: from --semantics)"
-                                                                  if default == [None] else ""))
+                       help=FLAG_HELP.get(flag, f"spec field {name}")
+                       + _NONE_HELP.get(name, " (None: from --semantics)" if default == [None] else ""))
     g2 = p.add_argument_group("solver backend and per-solve limits (a solve over a limit is a "
                               "failure row: step_budget, time_limit)")
     for flag, (_, typ, choices, default) in SINGLE_FLAGS.items():
         g2.add_argument(f"--{flag}", type=cli.type_for(typ), choices=choices, default=default,
-                        help=_SINGLE_HELP.get(flag))
+                        help=FLAG_HELP.get(flag))
 
 
 def _run_group(p: argparse.ArgumentParser) -> None:
@@ -217,6 +229,8 @@ def values_from_args(args: argparse.Namespace, base: dict[str, list] | None = No
             vals[name] = list(base[name])
         else:
             vals[name] = list(dict.fromkeys(v)) if isinstance(v, list) else [v]
+    if vals["model"] == ["mlp"] and "perturb" not in (given or ()) and "perturb" not in base:
+        vals["perturb"] = [0]   # a static network is not solved: the default spread is not asked for
     return vals
 
 
@@ -248,6 +262,15 @@ def _applies(values: dict[str, list], given: set[str]) -> None:
     if "lyapunov" in given and values["lyapunov"] != [0] and models <= set(S.NO_FLOW):
         refuse("lyapunov", f"needs an ODE's Jacobian; --model {' '.join(sorted(models))} has no vector "
                            "field (a map over the input samples, or static)")
+    for flag in ("input-gain", "input-omega"):
+        if flag in given and "off" in values["input_kind"]:
+            refuse(flag, "with --input-kind off: an input that is off has no gain or frequency "
+                         "(sweep the off input separately)")
+    if values["model"] == ["mlp"]:
+        for flag, why in (("transient", "a static mlp has no transient"),
+                          ("perturb", "a static mlp is not solved: nothing to be sensitive in")):
+            if flag in given:
+                refuse(flag, f"applies only to the continuous-time models ({why})")
     if "grid-points" in given and "grid" not in values["output"]:
         refuse("grid-points", "applies only to --output grid")
     fixed = set(values["method"]) & set(S.FIXED_METHODS)
@@ -335,7 +358,10 @@ def _sweep(args, argv: list[str], given: set[str]):
     check_samples_seed(samples, seed)
     check_args(args, given)
     if args.module:   # what the flags apply to is the modules' networks
-        _applies(dict(values, model=module_models(args.module), activation=[None]), given)
+        models = module_models(args.module)
+        if "perturb" not in given and set(models) & set(S.USER_MODELS):
+            values["perturb"] = [0]   # a Python vector field or cell has no parameters to perturb
+        _applies(dict(values, model=models, activation=[None]), given)
     else:
         _applies(values, given)
     workers = 1 if args.scheduler is not None else n_jobs(args.jobs)

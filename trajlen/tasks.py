@@ -24,7 +24,7 @@ __all__ = ["configurations", "build_tasks", "build_module_tasks", "module_models
            "SINGLE_FIELDS", "MAX_NETWORKS"]
 
 #: Fields that take one value per sweep (not swept).
-SINGLE_FIELDS = ("backend", "max_steps", "max_seconds", "device", "dtype", "lyapunov")
+SINGLE_FIELDS = ("backend", "max_steps", "max_seconds", "device", "dtype", "perturb", "lyapunov")
 #: Every field a grid may set: the specs' fields (``input_kind`` for InputSpec.kind) and semantics.
 GRID_FIELDS = tuple(dict.fromkeys(
     ["semantics", "input_kind"]

@@ -27,14 +27,14 @@ and torch with their default IEEE behaviour.
 
 from __future__ import annotations
 
-from .._xp import jitable, logical_not, maximum, minimum, next_up, where
+from .._xp import jitable, logical_not, maximum, minimum, next_up, power, where
 from .registry import CONTROLLERS
 
 __all__ = ["SAFETY", "MIN_FACTOR", "MAX_FACTOR", "MATLAB_MAX_STEP_FRACTION", "MATLAB_STRETCH",
            "MATLAB_HMIN_EPS", "CONTROLLERS", "eps", "scipy_scaled", "scipy_h0", "scipy_h1",
            "scipy_min_step", "scipy_step_to_try", "scipy_next_step", "scipy_accept", "matlab_scaled",
            "matlab_hmin", "matlab_initial_step", "matlab_begin_step", "matlab_step_to_try",
-           "matlab_next_step", "matlab_accept"]
+           "matlab_next_step", "matlab_accept", "matlab_max_step"]
 
 # scipy.integrate._ivp.rk constants.
 SAFETY = 0.9
@@ -73,7 +73,7 @@ def scipy_h0(d0, d1, interval):
 def scipy_h1(h0, d1, d2, interval, error_order):
     """select_initial_step's result, with ``d2 = ‖f(t0 + h0, y0 + h0 f0) − f0‖ / h0``."""
     h1 = where((d1 <= 1e-15) & (d2 <= 1e-15), maximum(1e-6, h0 * 1e-3),
-               (0.01 / maximum(d1, d2)) ** (1.0 / (error_order + 1)))
+               power(0.01 / maximum(d1, d2), 1.0 / (error_order + 1)))
     return minimum(minimum(100 * h0, h1), interval)
 
 
@@ -102,7 +102,7 @@ def scipy_next_step(h_abs, err, accept, failed, error_order):
     """The step after an attempt of size ``h_abs`` with scaled error ``err``; ``failed``: a rejection
     happened earlier within this step (then the step may not grow). Python's ``max(0.2, nan)`` is 0.2:
     a NaN error shrinks by the minimum factor, as in scipy."""
-    raw = SAFETY * err ** (-1.0 / (error_order + 1))
+    raw = SAFETY * power(err, -1.0 / (error_order + 1))
     grow = where(err == 0, MAX_FACTOR, where(raw < MAX_FACTOR, raw, MAX_FACTOR))
     grow = where(failed & (grow > 1.0), 1.0, grow)
     shrink = where(raw > MIN_FACTOR, raw, MIN_FACTOR)
@@ -117,6 +117,14 @@ def matlab_scaled(e, y, y_new, threshold):
     wt = maximum(abs(y), abs(y_new))
     wt = where(wt < threshold, threshold, wt)
     return abs(e / wt)
+
+
+def matlab_max_step(period: float) -> float:
+    """MATLAB's default ``MaxStep = 0.1·|tf − t0|`` of a solve over one ``period`` (2π), which is what
+    every solve gets, transient or not: the measured window ``[T, T + 2π]`` is then stepped by the
+    rules Table 2's ``[0, 2π]`` was (ode45 over ``[0, T + 2π]`` would allow 0.1·(T + 2π) and sample
+    the window more coarsely the longer the transient)."""
+    return MATLAB_MAX_STEP_FRACTION * period
 
 
 @jitable
@@ -169,9 +177,9 @@ def matlab_next_step(h_abs, err, accept, failed, rtol, error_order, hmin, shrink
     most 5×; after an accepted step with a failure, unchanged; after a first rejection
     ``absh·max(shrink_floor, 0.8 (rtol/err)^pow)``, after later ones ``absh/2``; never below hmin."""
     pw = 1.0 / (error_order + 1)
-    temp = 1.25 * (err / rtol) ** pw
+    temp = 1.25 * power(err / rtol, pw)
     grown = where(failed, h_abs, where(temp > 0.2, h_abs / temp, 5.0 * h_abs))
-    first = 0.8 * (rtol / err) ** pw
+    first = 0.8 * power(rtol / err, pw)
     first = where(first < shrink_floor, shrink_floor, first)
     shrunk = where(failed, maximum(hmin, 0.5 * h_abs), maximum(hmin, h_abs * first))
     return where(accept, grown, shrunk)

@@ -4,7 +4,11 @@ output that gives the states between steps. Shared by every executor.
 * ``steps``: the accepted steps themselves (with t0 = 0).
 * ``refine``: MATLAB's ``Refine = r``: per accepted step the points ``t + h·j/r`` (j = 1 … r − 1), then
   the step's end.
-* ``grid``: ``grid_points`` uniform times on ``[0, t_end]`` (cut at the last step reached).
+* ``grid``: ``grid_points`` uniform times on ``[t_start, t_end]`` (cut at the last step reached):
+  the measured window, ``[0, 2π]`` without a transient.
+
+After a transient T the measured window is ``[T, T + 2π]``: every executor ends with
+:meth:`trajlen.trajectory.Trajectory.window`, which keeps the output points in it.
 
 Dense output is ``y(t_old + x·h) = y_old + h·Σ_m Q_m x^m`` with ``Q = Kᵀ P`` the step's coefficients
 (:func:`dense_point`); a requested time equal to a step end takes the step's state exactly.
@@ -40,20 +44,22 @@ def dense_point(y_old, h, Q, x):
     return y_old + h * acc
 
 
-def grid_times(grid_points: int, t_end: float, reached: float = math.inf) -> np.ndarray:
-    """The uniform output grid of ``grid_points`` times on ``[0, t_end]``, cut at ``reached`` (the last
-    accepted step of a failed solve)."""
-    t = np.linspace(0.0, t_end, grid_points)
+def grid_times(grid_points: int, t_end: float, reached: float = math.inf,
+               t_start: float = 0.0) -> np.ndarray:
+    """The uniform output grid of ``grid_points`` times on ``[t_start, t_end]`` (the measured window),
+    cut at ``reached`` (the last accepted step of a failed solve)."""
+    t = np.linspace(t_start, t_end, grid_points)
     return t[t <= reached]
 
 
 def output_times(step_t: np.ndarray, output: str, refine: int, grid_points: int,
-                 t_end: float) -> np.ndarray:
-    """The output times of a solve whose accepted steps end at ``step_t (S+1,)`` (incl. t0)."""
+                 t_end: float, t_start: float = 0.0) -> np.ndarray:
+    """The output times of a solve whose accepted steps end at ``step_t (S+1,)`` (incl. t0); a grid
+    covers the measured window ``[t_start, t_end]``, steps and Refine points the whole solve."""
     if output == "steps" or len(step_t) < 2 or (output == "refine" and refine == 1):
         return step_t
     if output == "grid":
-        return grid_times(grid_points, t_end, step_t[-1])
+        return grid_times(grid_points, t_end, step_t[-1], t_start)
     j = np.arange(1, refine)
     h = np.diff(step_t)
     inner = refine_time(step_t[:-1, None], h[:, None], j[None, :], refine)

@@ -53,12 +53,13 @@ def _evals_per_attempt(cls: type) -> int | None:
 
 
 def solve_scipy(net: NetworkSpec, params: Params, inp: InputSpec, solver: SolverSpec) -> Trajectory:
-    """Integrate one network from x(0) = 0 over ``[0, 2π]``.
+    """Integrate one network from x(0) = 0 over ``[0, inp.t_end]``.
 
     Returns a :class:`Trajectory` whose ``x`` is ``(T, depth·width)`` at the output points chosen by
-    ``solver.output``. A solve that fails (scipy error status, non-finite state, step budget
-    ``solver.max_steps``, time limit ``solver.max_seconds``) returns ``status`` ≠ ``"ok"`` with the
-    points reached so far; it never raises for a numerical failure.
+    ``solver.output`` in the measured window ``[inp.t_start, inp.t_end]``. A solve that fails (scipy
+    error status, non-finite state, step budget ``solver.max_steps``, time limit
+    ``solver.max_seconds``) returns ``status`` ≠ ``"ok"`` with the points reached so far; it never
+    raises for a numerical failure.
     """
     field = field_for(net, inp, params)
     n = net.n_state
@@ -114,7 +115,8 @@ def solve_scipy(net: NetworkSpec, params: Params, inp: InputSpec, solver: Solver
     if not need_dense or len(dense) == 0:
         t_out, x_out = step_t, np.asarray(steps_y)
     else:
-        t_out = output_times(step_t, solver.output, solver.refine, solver.grid_points, t_end)
+        t_out = output_times(step_t, solver.output, solver.refine, solver.grid_points, t_end,
+                             inp.t_start)
         t_out = t_out[t_out <= step_t[-1]]
         sol = si.OdeSolution(step_t, dense)
         x_out = sol(t_out).T
@@ -124,4 +126,5 @@ def solve_scipy(net: NetworkSpec, params: Params, inp: InputSpec, solver: Solver
         x_out[idx[hit]] = np.asarray(steps_y)[hit]
     return Trajectory(t=t_out, x=x_out, step_t=step_t, status=status, message=message,
                       n_accepted=len(step_t) - 1, n_rejected=n_rej,
-                      nfev=nfev, njev=int(getattr(ode, "njev", 0) or 0) if ode is not None else 0)
+                      nfev=nfev, njev=int(getattr(ode, "njev", 0) or 0) if ode is not None else 0
+                      ).window(inp.t_start)

@@ -96,7 +96,8 @@ def solve_batched(items: Sequence[tuple[NetworkSpec, Params]], inp: InputSpec, s
     solver : SolverSpec
         ``method`` RK23/RK45 (``controller`` scipy or matlab) or euler/rk4/fused (step ``dt``);
         ``output`` steps, refine (``refine − 1`` interpolated points per step) or grid
-        (``grid_points`` uniform points on ``[0, 2π]``) — fixed-step methods always output their
+        (``grid_points`` uniform points on the measured window ``[inp.t_start, inp.t_end]``) —
+        fixed-step methods always output their
         step points; ``rtol``, ``atol``, ``max_steps``, ``device``, ``dtype`` (float32: state in
         float32, time in float64).
     memory_budget_bytes : int or None
@@ -159,16 +160,17 @@ def solve_batched(items: Sequence[tuple[NetworkSpec, Params]], inp: InputSpec, s
                 res = integrate_fixed(field, y0, t_end, solver.dt, solver.method,
                                       max_steps=solver.max_steps, on_finish=progress, schedule=sched)
             else:
-                ctrl = make_controller(solver.controller, tab, solver.rtol, solver.atol)
+                ctrl = make_controller(solver.controller, tab, solver.rtol, solver.atol,
+                                       period=inp.period)
                 res = integrate_adaptive(field, y0, t_end, tab, ctrl, max_steps=solver.max_steps,
                                          dense=solver.output != "steps", on_finish=progress)
             for i, r in zip(sub, res):
                 t_out, x_out = r.step_t, r.step_y
                 if not solver.fixed_step and r.Q is not None and solver.output != "steps":
                     t_out = output_times(r.step_t, solver.output, solver.refine, solver.grid_points,
-                                         t_end)
+                                         t_end, inp.t_start)
                     x_out = interpolate(r.step_t, r.step_y, r.Q, t_out)
                 out[i] = Trajectory(t=t_out, x=x_out, step_t=r.step_t, status=r.status,
                                     message=r.message, n_accepted=r.n_accepted,
-                                    n_rejected=r.n_rejected, nfev=r.nfev, njev=0)
+                                    n_rejected=r.n_rejected, nfev=r.nfev, njev=0).window(inp.t_start)
     return out  # type: ignore[return-value]

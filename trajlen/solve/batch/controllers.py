@@ -105,16 +105,19 @@ class MatlabController:
 
     name = "matlab"
 
-    def __init__(self, tab: Tableau, rtol: float, atol: float):
+    def __init__(self, tab: Tableau, rtol: float, atol: float, period: float | None = None):
         self.tab, self.rtol, self.atol = tab, float(rtol), float(atol)
         self.threshold = self.atol / self.rtol
         self.interp = tab.P_matlab
-        self.hmax_user = float("inf")   # set by initial_step from the interval
+        self.period = period
+        self.hmax_user = float("inf")   # set by initial_step from the period (or the interval)
 
     def initial_step(self, rhs: Rhs, t0, y0, f0, t_end: float):
-        """ode45's initial ``absh`` from ``f0``; returns ``(absh (b,), 0 extra evaluations)``."""
+        """ode45's initial ``absh`` from ``f0``; returns ``(absh (b,), 0 extra evaluations)``. MaxStep
+        is that of a solve over one ``period`` (:func:`~trajlen.solve.controllers.matlab_max_step`),
+        or of the interval when no period was given."""
         htspan = abs(t_end - float(t0[0]))
-        self.hmax_user = R.MATLAB_MAX_STEP_FRACTION * htspan
+        self.hmax_user = R.matlab_max_step(htspan if self.period is None else self.period)
         pw = 1.0 / (self.tab.error_order + 1)
         rh = R.matlab_scaled(f0, y0, y0, self.threshold).amax(dim=-1).double() / (0.8 * self.rtol ** pw)
         return R.matlab_initial_step(t0, rh, htspan, self.hmax_user), 0
@@ -164,10 +167,13 @@ class MatlabController:
 CONTROLLERS = {"scipy": ScipyController, "matlab": MatlabController}
 
 
-def make_controller(name: str, tab: Tableau, rtol: float, atol: float):
-    """The controller called ``name`` (``"scipy"`` or ``"matlab"``) for tableau ``tab``."""
+def make_controller(name: str, tab: Tableau, rtol: float, atol: float, period: float | None = None):
+    """The controller called ``name`` (``"scipy"`` or ``"matlab"``) for tableau ``tab``; ``period``:
+    the measured window MATLAB's MaxStep refers to (None: the whole interval)."""
     if name not in CONTROLLERS:
         raise ValueError(f"controller must be one of {', '.join(CONTROLLERS)}, got {name!r}")
     if not tab.adaptive:
         raise ValueError(f"controller {name!r} needs an adaptive pair, got {tab.name!r}")
+    if name == "matlab":
+        return MatlabController(tab, rtol, atol, period)
     return CONTROLLERS[name](tab, rtol, atol)

@@ -27,6 +27,7 @@ import numpy as np
 from ...params import Params
 from ...spec import InputSpec, NetworkSpec, SolverSpec
 from ...trajectory import Trajectory
+from ..controllers import matlab_max_step
 from ..output import grid_times
 from ..registry import METHODS
 from ..result import RowResult
@@ -93,7 +94,7 @@ def kernel_cached(methods: Sequence[str]) -> bool:
 class _Output:
     """The output blocks of one solve (see :mod:`.state`)."""
 
-    def __init__(self, solver: SolverSpec, n: int, t_end: float, y0: np.ndarray):
+    def __init__(self, solver: SolverSpec, n: int, inp: InputSpec, y0: np.ndarray):
         self.mode = _MODES[solver.output]
         self.r = solver.refine if self.mode == MODE_REFINE else 1
         self.n = n
@@ -103,20 +104,23 @@ class _Output:
         self.x_blocks: list[np.ndarray] = []
         self.st_blocks: list[np.ndarray] = []
         if self.mode == MODE_GRID:
-            self.gt = grid_times(solver.grid_points, t_end)
+            self.gt = grid_times(solver.grid_points, inp.t_end, t_start=inp.t_start)
             self.gx = np.empty((len(self.gt), n))
         else:
             self.gt, self.gx = np.empty(0), np.empty((0, n))
         self.y0 = y0
 
     def start(self, si: np.ndarray) -> tuple:
-        """The first block, holding the point t = 0."""
+        """The first block, holding the point t = 0 (on a grid only where the grid starts there: after
+        a transient it starts at the measured window, and the steps write it)."""
         out = self.block(si)
         out[4][0] = 0.0
         si[N_STEP] = 1
         if self.mode == MODE_GRID:
-            self.gx[0] = self.y0
-            si[N_GRID] = 1
+            si[N_GRID] = 0
+            if self.gt[0] == 0.0:
+                self.gx[0] = self.y0
+                si[N_GRID] = 1
         else:
             out[2][0], out[3][0] = 0.0, self.y0
             si[N_OUT] = 1
@@ -153,12 +157,13 @@ def _method_args(name: str, controller: str) -> tuple:
             int(tab.error_order), float(tab.matlab_shrink_floor))
 
 
-def _run(kind: str, fld, solver: SolverSpec, t_end: float, sf, si, y, K, out: _Output, step_limit,
+def _run(kind: str, fld, solver: SolverSpec, inp: InputSpec, sf, si, y, K, out: _Output, step_limit,
          clock: Callable[[], bool]) -> tuple[int, str]:
     """Drive the kernel calls of one solve to its end; returns ``(status code, note)``."""
     explicit, ros = _kernels(kind)
     ctl_code = 0 if solver.controller == "scipy" else 1
     rtol, atol, max_steps = float(solver.rtol), float(solver.atol), int(solver.max_steps)
+    t_end, hmax = float(inp.t_end), float(matlab_max_step(inp.period))
     rk = "RK45" if kind == "switching" else solver.method
     phase = "ros" if kind == "rosenbrock" else "rk"
     detect = kind == "switching" and not jumps(fld)
@@ -168,9 +173,9 @@ def _run(kind: str, fld, solver: SolverSpec, t_end: float, sf, si, y, K, out: _O
     while True:
         if phase == "rk":
             code = explicit.explicit_run(fld, method, (ctl_code, rtol, atol, max_steps, t_end, detect,
-                                                       step_limit), sf, si, y, K, blk)
+                                                       step_limit, hmax), sf, si, y, K, blk)
         else:
-            code = ros.ros_run(fld, (ctl_code, rtol, atol, max_steps, t_end, h_ref, step_limit),
+            code = ros.ros_run(fld, (ctl_code, rtol, atol, max_steps, t_end, h_ref, step_limit, hmax),
                                sf, si, y, K[0], blk)
         if code == PAUSE:
             out.keep(si)
@@ -209,16 +214,16 @@ def integrate_one(net: NetworkSpec, inp: InputSpec, params: Params, solver: Solv
     """
     kind = METHODS[solver.method].kind
     fld = pack_field(net, inp, params)
-    n, t_end = net.n_state, float(inp.t_end)
+    n = net.n_state
     y = np.zeros(n)
     tab = METHODS["RK23" if kind == "rosenbrock" else ("RK45" if kind == "switching"
                                                         else solver.method)].tableau
     K = np.empty((tab.n_stages + 1, n))
     sf, si = np.zeros(N_FLOAT), np.zeros(N_INT, dtype=np.int64)   # the kernel starts the solve
-    out = _Output(solver, n, t_end, y.copy())
+    out = _Output(solver, n, inp, y.copy())
     limit = solver.max_seconds
     start = time.perf_counter()
-    code, note = _run(kind, fld, solver, t_end, sf, si, y, K, out,
+    code, note = _run(kind, fld, solver, inp, sf, si, y, K, out,
                       _NO_LIMIT if limit is None else TIMED_STEPS,
                       lambda: limit is not None and time.perf_counter() - start > limit)
     step_t = np.concatenate(out.st_blocks)
@@ -247,7 +252,7 @@ def solve_compiled(items: Sequence[tuple[NetworkSpec, Params]], inp: InputSpec, 
         r = integrate_one(net, inp, params, solver)
         out.append(Trajectory(t=r.out_t, blocks=r.out_x, step_t=r.step_t, status=r.status,
                               message=r.message, n_accepted=r.n_accepted, n_rejected=r.n_rejected,
-                              nfev=r.nfev, njev=r.njev))
+                              nfev=r.nfev, njev=r.njev).window(inp.t_start))
         if progress is not None:
             progress(1)
     return out

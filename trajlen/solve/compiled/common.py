@@ -7,10 +7,11 @@ import math
 
 from ..controllers import matlab_scaled, scipy_scaled
 from ..output import dense_point, refine_time
+from ..result import BUDGET
 from .jit import njit
-from .state import MODE_GRID, MODE_REFINE, N_GRID, N_OUT, N_STEP
+from .state import MODE_GRID, MODE_REFINE, N_ACC, N_GRID, N_OUT, N_REJ, N_STEP, PAUSE
 
-__all__ = ["rms_scipy", "max_matlab", "all_finite", "write_step", "block_full", "copy"]
+__all__ = ["rms_scipy", "max_matlab", "all_finite", "write_step", "block_full", "copy", "must_stop"]
 
 
 @njit
@@ -49,6 +50,17 @@ def copy(dst, src):
     (string formatting) that cost ~5 s of every cold compile."""
     for j in range(src.shape[0]):
         dst[j] = src[j]
+
+
+@njit
+def must_stop(out, si, steps, step_limit, max_steps):
+    """Before a new step of either loop: PAUSE (the output block is full, or this call took its
+    ``step_limit`` steps), BUDGET (the solve used its step budget) or 0 (go on)."""
+    if block_full(out, si) or steps >= step_limit:
+        return PAUSE
+    if si[N_ACC] + si[N_REJ] >= max_steps:
+        return BUDGET
+    return 0
 
 
 @njit

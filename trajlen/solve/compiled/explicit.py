@@ -2,9 +2,10 @@
 scipy's or MATLAB's step-size rules (:mod:`trajlen.solve.controllers`), one network at a time.
 
 ``method = (C, A, B, E, P, error_order, shrink_floor)`` is the tableau; ``control = (controller,
-rtol, atol, max_steps, t_end, detect_stiff, step_limit)`` with controller 0 = scipy, 1 = MATLAB;
+rtol, atol, max_steps, t_end, detect_stiff, step_limit, hmax)`` with controller 0 = scipy, 1 = MATLAB;
 ``detect_stiff``: stop with :data:`~trajlen.solve.compiled.state.STIFF` when Hairer's DOPRI5
-stiffness test fires; ``step_limit``: pause after that many accepted steps (a wall-time check).
+stiffness test fires; ``step_limit``: pause after that many accepted steps (a wall-time check);
+``hmax``: MATLAB's MaxStep (:func:`~trajlen.solve.controllers.matlab_max_step`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import math
 import numpy as np
 
 from ..controllers import (
-    MATLAB_MAX_STEP_FRACTION,
     matlab_accept,
     matlab_begin_step,
     matlab_hmin,
@@ -30,8 +30,8 @@ from ..controllers import (
     scipy_scaled,
     scipy_step_to_try,
 )
-from ..result import BUDGET, NON_FINITE, OK, UNDERFLOW
-from .common import all_finite, block_full, copy, max_matlab, rms_scipy, write_step
+from ..result import NON_FINITE, OK, UNDERFLOW
+from .common import all_finite, copy, max_matlab, must_stop, rms_scipy, write_step
 from .field import evaluate
 from .jit import njit
 from .state import (
@@ -42,7 +42,6 @@ from .state import (
     N_REJ,
     NFEV,
     NONSTIFF_HITS,
-    PAUSE,
     STIFF,
     STIFF_HITS,
     T_SWITCH,
@@ -87,7 +86,7 @@ def initial_step(fld, y, f, method, control):
         if v > rh:
             rh = v
     rh = rh / (0.8 * rtol ** (1.0 / (error_order + 1)))
-    return matlab_initial_step(0.0, rh, t_end, MATLAB_MAX_STEP_FRACTION * t_end), 0
+    return matlab_initial_step(0.0, rh, t_end, control[7]), 0
 
 
 @njit
@@ -206,12 +205,10 @@ def explicit_run(fld, method, control, sf, si, y, K, out):
     h_abs = sf[H_ABS]
     steps = 0
     while True:
-        if block_full(out, si) or steps >= step_limit:
-            sf[T], sf[H_ABS] = t, h_abs
-            return PAUSE
-        if si[N_ACC] + si[N_REJ] >= max_steps:
+        stop = must_stop(out, si, steps, step_limit, max_steps)
+        if stop:
             sf[T], sf[H_ABS], sf[FAIL_T] = t, h_abs, t
-            return BUDGET
+            return stop
         h = h_abs
         done = False
         if controller == 0:
@@ -219,7 +216,7 @@ def explicit_run(fld, method, control, sf, si, y, K, out):
             if h_abs < min_step:
                 h_abs = min_step
         else:
-            h_abs, h, done = matlab_begin_step(t, h_abs, t_end, MATLAB_MAX_STEP_FRACTION * t_end)
+            h_abs, h, done = matlab_begin_step(t, h_abs, t_end, control[7])
         status, t_new, h_abs, h_final, n_rej = _attempt(fld, method, control, t, h_abs, h, done, y,
                                                         K, work)
         si[N_REJ] += n_rej

@@ -11,8 +11,8 @@ VectorField for every model, activation and semantics.
 A field is the tuple ``(arrays, flags, inp)``: ``arrays = (W, b, W_r, b_r, inv_tau, A, A_r, work)``
 stacked per layer (``work (4, max(k, 2))`` is scratch space: the RHS allocates nothing, row 3 stays
 zero); ``flags = (model code, activation code, shared recurrence, recurrent gate, |·| decay)`` (codes:
-positions in the registries); ``inp = (exact, table, inv_h,
-last)`` for :func:`~trajlen.inputs.circle_point`.
+positions in the registries); ``inp = (exact, table, inv_h, last, omega, gain)`` for
+:func:`~trajlen.inputs.circle_point` (:attr:`trajlen.inputs.CircleInput.args`).
 
 The model and activation are dispatched at run time from their codes (an if-chain over each
 registry, :mod:`trajlen.solve.compiled.jit`), so one compiled field serves every network.
@@ -54,7 +54,8 @@ _A3 = types.float64[:, :, ::1]
 FIELD_TYPE = types.Tuple((types.Tuple((_A3, _A2, _A3, _A2, _A2, _A2, _A2, _A2)),
                           types.Tuple((types.int64, types.int64, types.boolean, types.boolean,
                                        types.boolean)),
-                          types.Tuple((types.boolean, _A2, types.float64, types.float64))))
+                          types.Tuple((types.boolean, _A2, types.float64, types.float64,
+                                       types.float64, types.float64))))
 
 
 @njit
@@ -101,7 +102,7 @@ def evaluate_layered(t, y, out, fld, jac):
     model, act, shared, gate, abs_decay = flags
     n, k = b.shape
     u, p, pg, zero = work[0], work[1, :k], work[2, :k], work[3, :k]
-    u[0], u[1] = circle_point(t, inp[0], inp[1], inp[2], inp[3])
+    u[0], u[1] = circle_point(t, inp[0], inp[1], inp[2], inp[3], inp[4], inp[5])
     k_in = 2
     for layer in range(n):
         xl = y[layer * k:(layer + 1) * k]
@@ -164,7 +165,7 @@ def evaluate_ncps(t, y, out, fld, jac):
     for j in range(k):
         G[j] = gleak[j]
         Nn[j] = gleak[j] * vleak[j]
-    u0, u1 = circle_point(t, inp[0], inp[1], inp[2], inp[3])
+    u0, u1 = circle_point(t, inp[0], inp[1], inp[2], inp[3], inp[4], inp[5])
     _sensory(G, Nn, u0 * in_w[0] + in_b[0], 0, gs, smu, ssig, serev)
     _sensory(G, Nn, u1 * in_w[1] + in_b[1], 1, gs, smu, ssig, serev)
     for i in range(k):

@@ -76,9 +76,12 @@ def njit(fn=None, signature=None, **options):
         return numba.njit(*args, **options)(fn)
 
 
-def is_cached(prefix: str) -> bool:
-    """Has a kernel whose cache file name starts with ``prefix`` been compiled on this machine?"""
-    return CACHE.is_dir() and any(CACHE.glob(f"{prefix}*.nbi"))
+def is_cached(function: str) -> bool:
+    """Has ``function`` (its dotted name, e.g. ``trajlen.solve.compiled.explicit.explicit_run``) been
+    compiled into this machine's cache? numba names a cache index ``<module>.<function>-<line>.*.nbi``
+    in a subfolder of :data:`CACHE` per source folder."""
+    module, name = function.split(".")[-2:]
+    return CACHE.is_dir() and any(CACHE.rglob(f"{module}.{name}-*.nbi"))
 
 
 def _literal(code, what: str) -> int:

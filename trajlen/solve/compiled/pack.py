@@ -20,8 +20,9 @@ def codes(net: NetworkSpec) -> tuple[int, int]:
 
 
 def _input_args(inp: InputSpec, ci) -> tuple:
-    return (inp.kind == "exact", np.ascontiguousarray(ci.table, dtype=np.float64), float(ci.inv_h),
-            float(ci.last))
+    """The compiled input's arguments ``(exact, table, inv_h, last, omega, gain)``."""
+    exact, table, inv_h, last, omega, gain = ci.args
+    return (exact, np.ascontiguousarray(table, dtype=np.float64), float(inv_h), float(last), omega, gain)
 
 
 def _pack_ncps(net: NetworkSpec, inp: InputSpec, params) -> NcpsPacked:

@@ -8,8 +8,8 @@ diagonal alone makes the step stable there and each W⁻¹ is a division — no 
 k = 100, ≈ 17 RHS evaluations). ``RK45+ros23w`` runs the explicit loop until its stiffness test fires,
 then this one, which hands back when its steps turn out shorter than RK45's were.
 
-``control = (controller, rtol, atol, max_steps, t_end, h_ref, step_limit)``; tolerances are
-:data:`ROS_TOL_FACTOR` × the given ones.
+``control = (controller, rtol, atol, max_steps, t_end, h_ref, step_limit, hmax)`` (``hmax``: MATLAB's
+MaxStep); tolerances are :data:`ROS_TOL_FACTOR` × the given ones.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import numpy as np
 
 from ..controllers import (
     MATLAB_HMIN_EPS,
-    MATLAB_MAX_STEP_FRACTION,
     MATLAB_STRETCH,
     eps,
     matlab_accept,
@@ -29,7 +28,7 @@ from ..controllers import (
     scipy_next_step,
 )
 from ..result import BUDGET, NON_FINITE, OK, UNDERFLOW
-from .common import all_finite, block_full, copy, max_matlab, rms_scipy, write_step
+from .common import all_finite, copy, max_matlab, must_stop, rms_scipy, write_step
 from .field import evaluate
 from .jit import njit
 from .state import (
@@ -41,7 +40,6 @@ from .state import (
     N_REJ,
     NFEV,
     NJEV,
-    PAUSE,
     T_WINDOW,
     WARMED,
     T,
@@ -100,7 +98,7 @@ def ros_initial_step(y, F0, control):
         if v > rh:
             rh = v
     rh = 1.25 * rh / rtol ** (1.0 / 3.0)
-    hmax_user = MATLAB_MAX_STEP_FRACTION * t_end if controller == 1 else math.inf
+    hmax_user = control[7] if controller == 1 else math.inf
     h_abs = min(hmax_user, t_end)
     if h_abs * rh > 1.0:
         h_abs = 1.0 / rh
@@ -141,7 +139,7 @@ def _attempts(fld, control, t, h_abs, done, y, F0, T_, jd, work, est, hmin):
         n_rej += 1
         if h_abs <= hmin:
             return UNDERFLOW, t, h_abs, n_rej, nfev, False
-        if control[7] + n_rej >= max_steps:   # control[7]: steps taken before this one
+        if control[8] + n_rej >= max_steps:   # control[8]: steps taken before this one
             return BUDGET, t, h_abs, n_rej, nfev, False
         if controller == 0:
             h_abs = scipy_next_step(h_abs, err, False, failed, _ERROR_ORDER)
@@ -173,7 +171,7 @@ def ros_run(fld, control, sf, si, y, F0, out):
     controller, max_steps, t_end, h_ref, step_limit = (control[0], control[3], control[4], control[5],
                                                        control[6])
     n = y.shape[0]
-    hmax_user = MATLAB_MAX_STEP_FRACTION * t_end if controller == 1 else math.inf
+    hmax_user = control[7] if controller == 1 else math.inf
     jd = np.empty(n)
     T_ = np.empty(n)
     est = np.empty(n)
@@ -187,12 +185,10 @@ def ros_run(fld, control, sf, si, y, F0, out):
     h_abs = sf[H_ABS]
     steps = 0
     while True:
-        if block_full(out, si) or steps >= step_limit:
-            sf[T], sf[H_ABS] = t, h_abs
-            return PAUSE
-        if si[N_ACC] + si[N_REJ] >= max_steps:
+        stop = must_stop(out, si, steps, step_limit, max_steps)
+        if stop:
             sf[T], sf[H_ABS], sf[FAIL_T] = t, h_abs, t
-            return BUDGET
+            return stop
         if h_ref > 0.0 and si[IN_WINDOW] == _WINDOW:
             if si[WARMED] and t - sf[T_WINDOW] < _HANDBACK * _WINDOW * h_ref:
                 sf[T], sf[H_ABS] = t, h_abs
@@ -213,7 +209,7 @@ def ros_run(fld, control, sf, si, y, F0, out):
         for j in range(n):
             T_[j] = (T_[j] - F0[j]) / tdel
         ctl = (control[0], control[1], control[2], control[3], control[4], control[5], control[6],
-               si[N_ACC] + si[N_REJ])
+               control[7], si[N_ACC] + si[N_REJ])
         status, t_new, h_abs, n_rej, nfev, done = _attempts(fld, ctl, t, h_abs, done, y, F0, T_, jd, work,
                                                       est, hmin)
         si[N_REJ] += n_rej
