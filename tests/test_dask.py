@@ -55,7 +55,7 @@ def test_cli_scheduler_address(local, client, tmp_path, capsys):
     """``--scheduler tcp://…`` connects to a running scheduler (here the fixture's)."""
     addr = client.scheduler.address
     out = tmp_path / "s"
-    code = main(["--model", "node", "ctrnn", "ltc", "--width", "10", "--samples", "4",
+    code = main(["--model", "node", "ctrnn", "ltc", "--width", "10", "--samples", "4", "--perturb", "0",
                  "--chunk-size", "2", "--scheduler", addr, "--out", str(out), "--quiet"])
     assert code == 0, capsys.readouterr().err
     from trajlen.results import read_results
