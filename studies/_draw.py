@@ -29,6 +29,7 @@ import pandas as pd
 
 from trajlen import plotting
 from trajlen.measures import arc_length, pca_project
+from trajlen.models import ODE_MODELS
 from trajlen.pipeline import Task, trajectory_for
 from trajlen.spec import InputSpec, NetworkSpec, SolverSpec
 from trajlen.trajectory import Trajectory
@@ -186,7 +187,7 @@ def task_of(row: pd.Series) -> Task:
 
 def trajectory_of(task: Task) -> Trajectory:
     """Re-solve one task on the backend it ran on (so the points are the ones its length was measured on)."""
-    if task.solver.backend == "torch" and task.net.model != "mlp":
+    if task.solver.backend == "torch" and task.net.model in ODE_MODELS:
         from trajlen.solve.batch import solve_batched
 
         return solve_batched([(task.net, task.params())], task.inp, task.solver)[0]

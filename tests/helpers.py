@@ -8,12 +8,15 @@ import itertools
 
 from trajlen.activations import ACTIVATIONS
 from trajlen.models import MODEL_EQUATIONS
+from trajlen.models import ODE_MODELS as _ODE_MODELS
 from trajlen.params import sample_params
 from trajlen.solve.registry import CONTROLLERS, METHODS
 from trajlen.spec import NetworkSpec
 
-#: every continuous-time model and every activation
+#: every layered continuous-time model (trajlen's φ(uW + b) layers) and every activation
 MODELS = tuple(MODEL_EQUATIONS)
+#: every model that is an ODE, layered or not (the ncps LTC): what every solver must integrate
+ODE_MODELS = _ODE_MODELS
 ACTIVATIONS_ALL = tuple(ACTIVATIONS)
 #: the activations a NetworkSpec names (hardtanh resolves to MATLAB's Htanh under the reference
 #: semantics); with both semantics these cover every activation of the registry

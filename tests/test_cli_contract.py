@@ -38,6 +38,7 @@ FLAG_VALUES = {
     "dtype": st.sampled_from(["float32", "float64"]), "device": st.sampled_from(["cpu", "cuda"]),
     "max-steps": st.sampled_from(["5", "0", str(10 ** 30)]),
     "max-seconds": st.sampled_from(["1", "-1"]),
+    "lyapunov": st.sampled_from(["0", "2", "5", "-1", "1.5", "x"]),
     "ltc-decay": st.sampled_from(["abs", "signed"]),
     "jobs": st.sampled_from(["1", "2", "64", "0"]),
     "scheduler": st.sampled_from(["local:1", "localhost", "tcp://127.0.0.1:1"]),
@@ -111,6 +112,11 @@ def test_sweep_cli_is_exit_0_or_one_line_2_and_leaves_nothing(argv, tmp_path_fac
     (["--max-steps", str(10 ** 30)], ["--max-steps"]),
     (["--jobs", "2", "--scheduler", "local:1"], ["--jobs", "--scheduler"]),
     (["--ltc-decay", "abs", "--model", "node"], ["--ltc-decay"]),
+    (["--lyapunov", "-1"], ["lyapunov", "-1"]),
+    (["--lyapunov", "x"], ["--lyapunov", "'x'"]),
+    (["--lyapunov", "5", "--width", "4"], ["lyapunov", "4 states", "5"]),
+    (["--lyapunov", "1", "--model", "cfc"], ["--lyapunov", "--model cfc"]),
+    (["--lyapunov", "1", "--model", "mlp"], ["--lyapunov", "--model mlp"]),
 ])
 def test_each_mistake_of_the_issue_is_refused(argv, needles, tmp_path, capsys, monkeypatch):
     _no_solving(monkeypatch)

@@ -21,7 +21,7 @@ from trajlen.summary import failure_counts, summarize
 from trajlen.sweep import main
 from trajlen.tasks import build_tasks
 
-#: The scipy backend, because the blow-up is injected through its VectorField.
+#: The scipy backend, because the blow-up is injected through its field_for.
 BASE = {"model": ["node", "ctrnn"], "width": [10], "backend": ["scipy"]}
 #: A network that needs tens of thousands of steps (LTC, relu, weights of std 50): "takes forever" on
 #: the scipy loop (the compiled kernel's own time limit is tested in test_compiled).
@@ -37,18 +37,18 @@ def _compare(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 class _BlowUp:
-    """Stands in for VectorField: the true field until t = 1, then a drive of 1e308 per unit time,
-    so the state overflows to inf within an accepted step (an infinite or NaN *derivative* would
-    only make scipy reject steps until the step size underflows)."""
+    """Stands in for the scipy executor's ``field_for``: the true field until t = 1, then a drive of
+    1e308 per unit time, so the state overflows to inf within an accepted step (an infinite or NaN
+    *derivative* would only make scipy reject steps until the step size underflows)."""
 
     def __init__(self, field):
         self.field = field
 
     @classmethod
-    def from_params(cls, net, inp, params):
-        from trajlen.models import VectorField
+    def field_for(cls, net, inp, params):
+        from trajlen.models import field_for
 
-        return cls(VectorField.from_params(net, inp, params))
+        return cls(field_for(net, inp, params))
 
     def __call__(self, t, y):
         out = self.field(t, y)
@@ -70,11 +70,11 @@ def _faulty_runner(blow_up_id: str, die_id: str | None):
             if t.task_id == die_id:
                 os._exit(3)  # what a segfault or the OOM killer does to a worker: no exception
             if t.task_id == blow_up_id:
-                saved, sivp.VectorField = sivp.VectorField, _BlowUp
+                saved, sivp.field_for = sivp.field_for, _BlowUp.field_for
                 try:
                     rows += run_tasks([t])
                 finally:
-                    sivp.VectorField = saved
+                    sivp.field_for = saved
             else:
                 rows += run_tasks([t])
         return rows

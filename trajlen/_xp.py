@@ -22,7 +22,7 @@ from types import ModuleType
 import numpy as np
 
 __all__ = ["jitable", "namespace", "where", "minimum", "maximum", "tanh", "exp", "logistic", "floor",
-           "to_index", "next_up", "sin_cos", "logical_not", "power"]
+           "to_index", "next_up", "sin_cos", "logical_not", "erf", "power"]
 
 
 def jitable(fn):
@@ -105,6 +105,15 @@ def logistic(x):
     from scipy.special import expit
 
     return expit(x)
+
+
+def erf(x):
+    """The error function (``scipy.special.erf`` / ``torch.erf``; ``math.erf`` in compiled code)."""
+    if _is_torch(x):
+        return x.erf()
+    from scipy.special import erf as _erf
+
+    return _erf(x)
 
 
 def power(x, e):
@@ -203,6 +212,12 @@ def _register_numba_overloads() -> None:
     @overload(logistic)
     def _logistic(x):
         return lambda x: 1.0 / (1.0 + np.exp(-x))
+
+    @overload(erf)
+    def _erf(x):
+        if scalar(x):
+            return lambda x: math.erf(x)
+        return None
 
     @overload(sin_cos)
     def _sin_cos(x):

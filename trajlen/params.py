@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .spec import NetworkSpec, SpecError
+from .spec import USER_MODELS, NetworkSpec, SpecError
 
 __all__ = ["Params", "sample_params", "structure_key", "save_params", "load_params",
-           "export_mat", "import_mat"]
+           "export_mat", "import_mat", "stack_params", "seed_rng", "to_ncps", "from_ncps"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,15 @@ class Params:
     def arrays(self) -> dict[str, np.ndarray]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def spec_fields(self) -> dict:
+        """The NetworkSpec fields these parameters fix (their shape)."""
+        return {"width": self.width, "depth": self.depth}
+
+    @property
+    def tau_min(self) -> float:
+        """The smallest time constant τ of the network (a row's ``tau_min``)."""
+        return float(self.tau.min())
+
     def zero_recurrent(self) -> Params:
         """The same network with recurrent weights and biases zeroed (the authors' bound check)."""
         d = self.arrays()
@@ -78,20 +87,40 @@ def structure_key(width: int, depth: int) -> int:
     return zlib.crc32(f"width={width};depth={depth}".encode())
 
 
-def sample_params(spec: NetworkSpec, seed: int, sample: int) -> Params:
-    """Draw sample ``sample`` of the networks with ``spec``'s shape under root seed ``seed``.
-
-    Draw order follows the authors' ``main.m`` (w_l, b_l, E_l, tau, w_l_r, b_l_r, E_l_r), then A.
-    Weights (W, E, W_r, E_r, A) have std :attr:`NetworkSpec.weight_std`; biases std
-    :attr:`NetworkSpec.bias_std`; ``τ = |N(0, bias_std²)|``.
-    """
+def seed_rng(seed: int, width: int, depth: int, sample: int) -> np.random.Generator:
+    """The generator of network ``sample`` of shape (width, depth) under root ``seed``:
+    ``default_rng(SeedSequence([seed, structure_key(width, depth), sample]))``."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SpecError(f"seed must be a non-negative integer, got {seed!r}")
     if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 0:
         raise SpecError(f"sample must be a non-negative integer, got {sample!r}")
+    ss = np.random.SeedSequence([int(seed), structure_key(width, depth), int(sample)])
+    return np.random.default_rng(ss)
+
+
+def sample_params(spec: NetworkSpec, seed: int, sample: int):
+    """Draw sample ``sample`` of the networks with ``spec``'s shape under root seed ``seed``.
+
+    Draw order follows the authors' ``main.m`` (w_l, b_l, E_l, tau, w_l_r, b_l_r, E_l_r), then A.
+    Weights (W, E, W_r, E_r, A) have std :attr:`NetworkSpec.weight_std`; biases std
+    :attr:`NetworkSpec.bias_std`; ``τ = |N(0, bias_std²)|``. A model with an initialisation of its own
+    (``NetworkSpec.model`` in :data:`trajlen.spec.OWN_INIT`) draws it from the same generator
+    (:func:`trajlen.models.ltc_ncps.sample`).
+    """
     n, k = spec.depth, spec.width
-    ss = np.random.SeedSequence([int(seed), structure_key(k, n), int(sample)])
-    rng = np.random.default_rng(ss)
+    rng = seed_rng(seed, k, n, sample)
+    if spec.model in USER_MODELS:
+        raise SpecError(f"model {spec.model} is your own network (--module, trajlen.measure): it has no "
+                        "random draw")
+    if spec.model == "ltc_ncps":
+        from .models import ltc_ncps
+
+        return ltc_ncps.sample(k, rng)
+    if spec.model == "cfc":
+        from .models import cfc
+
+        return cfc.sample(k, spec.cfc_mode, spec.activation, spec.backbone_units, spec.backbone_layers,
+                          rng)
     z = {name: rng.standard_normal(shape) for name, shape in (
         ("W", (n, k, k)), ("b", (n, k)), ("E", (n, k, k)), ("tau", (n, k)),
         ("W_r", (n, k, k)), ("b_r", (n, k)), ("E_r", (n, k, k)), ("A", (n, k)))}
@@ -115,20 +144,70 @@ def _check(p: Params, source: str) -> Params:
     return p
 
 
-def save_params(p: Params, path: str | Path) -> None:
-    """Save to ``.npz`` (float64 arrays named as :class:`Params` fields)."""
-    np.savez(path, **p.arrays())
+def stack_params(params, xp=np, device=None, dtype=None) -> dict:
+    """Stack the arrays of B networks' parameters (any parameter class with ``arrays()``) into
+    batched arrays of namespace ``xp`` (numpy or torch), batch axis first."""
+    out = {}
+    for name in params[0].arrays():
+        arr = np.stack([getattr(p, name) for p in params])
+        if xp is np:
+            out[name] = arr if dtype is None else arr.astype(dtype)
+        else:  # torch
+            out[name] = xp.as_tensor(arr, device=device, dtype=dtype)
+    return out
 
 
-def load_params(path: str | Path) -> Params:
+#: the parameter classes a ``.npz`` may hold, by the model named in its ``model`` entry (a file
+#: without one holds :class:`Params`, trajlen's random networks)
+def _classes() -> dict[str, type]:
+    from .models.cfc import CfcParams
+    from .models.ltc_ncps import LtcNcpsParams
+
+    return {"ltc_ncps": LtcNcpsParams, "cfc": CfcParams}
+
+
+#: ``.npz`` entries that are not arrays of the parameters: the model, and what the arrays do not say
+_META = "meta_"
+
+
+def save_params(p, path: str | Path) -> None:
+    """Save to ``.npz``: float64 arrays named as the parameter class's fields, plus ``model`` naming
+    the class for a model with parameters of its own (``ltc_ncps``, ``cfc``) and its ``meta_*``
+    strings (the CfC's mode and activation)."""
+    extra = {"model": np.array(p.MODEL)} if hasattr(p, "MODEL") else {}
+    meta = p.meta() if hasattr(p, "meta") else {}
+    extra.update({_META + k: np.array(v) for k, v in meta.items()})
+    np.savez(path, **p.arrays(), **extra)
+
+
+def load_params(path: str | Path):
     """Load a ``.npz`` written by :func:`save_params`; unreadable or malformed files raise SpecError."""
+    where = f"params file {str(path)!r}"
     try:
         with np.load(path) as f:
-            d = {name: np.asarray(f[name], dtype=np.float64) for name in
-                 (fl.name for fl in fields(Params))}
+            model = str(f["model"]) if "model" in f.files else None
+            cls = Params if model is None else _classes().get(model)
+            if cls is None:
+                raise SpecError(f"{where} holds parameters of model {model!r}, which trajlen does "
+                                f"not know (known: {', '.join(_classes())})")
+            if model == "cfc":
+                arrays = {n: np.asarray(f[n], dtype=np.float64) for n in f.files
+                          if n != "model" and not n.startswith(_META)}
+                meta = {n[len(_META):]: str(f[n]) for n in f.files if n.startswith(_META)}
+                d = dict(tensors=arrays, **meta)
+            else:
+                d = {name: np.asarray(f[name], dtype=np.float64) for name in
+                     (fl.name for fl in fields(cls))}
+    except SpecError:
+        raise
     except (OSError, KeyError, ValueError, EOFError) as e:
-        raise SpecError(f"params file {str(path)!r} is not a readable trajlen .npz: {e}") from None
-    return _check(Params(**d), f"params file {str(path)!r}")
+        raise SpecError(f"{where} is not a readable trajlen .npz: {e}") from None
+    if cls is not Params:
+        try:
+            return cls(**d).check(where)
+        except ValueError as e:
+            raise SpecError(str(e)) from None
+    return _check(Params(**d), where)
 
 
 def export_mat(p: Params, path: str | Path, spec: NetworkSpec | None = None, seed: int | None = None) -> None:
@@ -185,3 +264,18 @@ def import_mat(path: str | Path) -> Params:
     p = Params(W=W, b=arr("b_l", (n, k)), E=E, tau=arr("tau", (n, k)), W_r=arr("w_l_r", (n, k, k)),
                b_r=arr("b_l_r", (n, k)), E_r=arr("E_l_r", (n, k, k)), A=A)
     return _check(p, f"params file {str(path)!r}")
+
+
+def to_ncps(params, implicit_param_constraints: bool = True):
+    """The ``ncps`` torch module of trajlen parameters of an ncps model (``ltc_ncps``: an ``LTC``;
+    ``cfc``: a ``CfC``), float64 — see :func:`trajlen.ncps_io.to_ncps`. Needs the ``[ncps]`` extra."""
+    from .ncps_io import to_ncps as convert
+
+    return convert(params, implicit_param_constraints)
+
+
+def from_ncps(module):
+    """trajlen parameters of an ``ncps`` LTC/CfC module — see :func:`trajlen.ncps_io.from_ncps`."""
+    from .ncps_io import from_ncps as convert
+
+    return convert(module)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 
@@ -35,13 +35,25 @@ SPREAD_COLUMNS = ("length_spread", "L_spread")
 
 def perturbed_params(params: Params, seed: int, sample: int, n: int) -> list[Params]:
     """``n`` copies of ``params``, copy ``i`` with every array multiplied by ``1 + SCALE·ε``,
-    ε ~ N(0, 1) drawn from ``SeedSequence([seed, TAG, sample, i])`` (arrays in field order)."""
+    ε ~ N(0, 1) drawn from ``SeedSequence([seed, TAG, sample, i])`` (arrays in field order).
+
+    ``params`` is any dataclass of arrays (:class:`~trajlen.params.Params`, the ncps LTC's
+    :class:`~trajlen.models.ltc_ncps.LtcNcpsParams`) or the CfC's
+    :class:`~trajlen.models.cfc.CfcParams` (its ``tensors`` in sorted name order; mode and
+    activation kept); the copies are of the same type."""
     out = []
     for i in range(n):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), _TAG, int(sample), i]))
+
+        def jitter(a: np.ndarray, rng: np.random.Generator = rng) -> np.ndarray:
+            return a * (1.0 + SCALE * rng.standard_normal(a.shape))
+
+        if isinstance(getattr(params, "tensors", None), dict):   # the CfC: a dict of named tensors
+            tensors = {name: jitter(params.tensors[name]) for name in sorted(params.tensors)}
+            out.append(replace(params, tensors=tensors))
+            continue
         arrays = {f.name: getattr(params, f.name) for f in fields(params)}
-        out.append(Params(**{name: a * (1.0 + SCALE * rng.standard_normal(a.shape))
-                             for name, a in arrays.items()}))
+        out.append(type(params)(**{name: jitter(a) for name, a in arrays.items()}))
     return out
 
 

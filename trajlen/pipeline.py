@@ -30,7 +30,7 @@ from .measures import (
     steps_per_interval,
     trajectory_measures,
 )
-from .models import mlp
+from .models import ODE_MODELS, mlp
 from .params import Params, import_mat, load_params, sample_params
 from .perturb import SPREAD_COLUMNS, perturbed_params, spread_columns
 from .spec import InputSpec, NetworkSpec, SolverSpec, SpecError, spec_key
@@ -40,13 +40,16 @@ __all__ = ["Task", "run_tasks", "measure", "trajectory_for", "SCHEMA_VERSION", "
 
 #: Bump when the meaning or set of result columns changes; the store refuses to mix schemas.
 #: 3: the input controls (input_gain, input_omega, transient), perturb, length_spread, L_spread.
-SCHEMA_VERSION = 3
+#: 4: the ncps models and your own (ode_unfolds, cfc_mode, backbone_units, backbone_layers,
+#: module_path, module_sha256) and the Lyapunov exponents (lyapunov, lyap, lyap_max).
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
 class Task:
     """One measurement: network ``sample`` of ``net`` under root ``seed``, driven by ``inp``,
-    integrated as ``solver`` says."""
+    integrated as ``solver`` says. Its network is drawn, or read from ``params_file`` (``--params``),
+    or is the one a ``module`` spec names (``--module``: your own, :mod:`trajlen.user`)."""
 
     net: NetworkSpec
     inp: InputSpec
@@ -54,6 +57,15 @@ class Task:
     seed: int = 0
     sample: int = 0
     params_file: str | None = None
+    module: str | None = None
+
+    def __post_init__(self) -> None:
+        S.check_combination(self.net, self.inp, self.solver)
+        if self.module is None and self.net.model in S.USER_MODELS:
+            raise SpecError(f"model {self.net.model} is your own network: it needs a module (--module)")
+        if self.module is not None and self.net.model not in S.USER_MODELS + ("ltc_ncps", "cfc"):
+            raise SpecError(f"model {self.net.model} cannot come from a module (an ncps LTC or CfC, a "
+                            "torch cell or a Python vector field can)")
 
     @functools.cached_property
     def task_id(self) -> str:
@@ -62,17 +74,38 @@ class Task:
         extra = [self.seed, self.sample]
         if self.params_file is not None:
             extra.append(file_digest(self.params_file))
+        if self.module is not None:
+            extra.append(["module", module_sha256(self.module)[:16]])
         return spec_key(self.net, self.inp, self.solver, extra=extra)
 
-    def params(self) -> Params:
-        """The network's parameters: drawn from (seed, spec, sample), or read from ``params_file``."""
-        if self.params_file is None:
+    def params(self):
+        """The network's parameters: drawn from (seed, spec, sample), read from ``params_file``, or
+        those of the ``module`` (:func:`trajlen.user.load_source`)."""
+        if self.params_file is None and self.module is None:
             return sample_params(self.net, self.seed, self.sample)
-        p = read_params_file(self.params_file)
-        if (p.width, p.depth) != (self.net.width, self.net.depth):
-            raise SpecError(f"params file {self.params_file!r} has width {p.width}, depth {p.depth}; "
-                            f"the spec has width {self.net.width}, depth {self.net.depth}")
+        if self.module is not None:
+            from .user import load_source
+
+            p = load_source(self.module).params
+            where = f"module {self.module!r}"
+        else:
+            p = read_params_file(self.params_file)
+            where = f"params file {self.params_file!r}"
+        fixed = p.spec_fields()
+        spec = {k: getattr(self.net, k) for k in fixed}
+        if spec != fixed:
+            have = ", ".join(f"{k} {v}" for k, v in fixed.items())
+            raise SpecError(f"{where} has {have}; the spec has "
+                            + ", ".join(f"{k} {v}" for k, v in spec.items()))
         return p
+
+
+def module_sha256(spec: str) -> str:
+    """The SHA-256 of the parameters of the network a ``--module`` spec names (a row's
+    ``module_sha256``, and part of its task id)."""
+    from .user import load_source
+
+    return load_source(spec).sha256
 
 
 @lru_cache(maxsize=64)
@@ -114,6 +147,8 @@ def trajectory_for(task: Task, params: Params | None = None) -> Trajectory:
     """Solve one task on the scipy or numba backend (or evaluate a static ``mlp``); see
     :func:`run_tasks`."""
     params = task.params() if params is None else params
+    if task.net.model in S.MAP_MODELS:
+        return _map_trajectory(task, params)
     if task.net.model == "mlp":
         pts = input_curve(task.inp, task.solver.grid_points)
         x = mlp.forward(task.net, params, pts).reshape(len(pts), -1)
@@ -128,6 +163,22 @@ def trajectory_for(task: Task, params: Params | None = None) -> Trajectory:
     return solve_scipy(task.net, params, task.inp, task.solver)
 
 
+def _map_trajectory(task: Task, params) -> Trajectory:
+    """A map's states at the input samples (the CfC, :mod:`trajlen.models.cfc`, or a torch cell,
+    :class:`trajlen.user.TorchCell`): no solver."""
+    from .inputs import input_at, sample_times
+    from .models import cfc
+
+    t = sample_times(task.inp)
+    run = cfc.run if task.net.model == "cfc" else type(params).run
+    x = run(params, input_at(t, task.inp), task.inp.dt)
+    n = len(t) - 1
+    ok = bool(np.all(np.isfinite(x)))
+    return Trajectory(t=t, x=x, step_t=t, n_accepted=n, nfev=n, status="ok" if ok else "non_finite",
+                      message=f"a map over the {len(t)} input samples (dt = 2*pi/{n}); no ODE solver "
+                              "ran, so the solver spec does not apply")
+
+
 def _crashed(e: Exception) -> Trajectory:
     where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
     loc = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
@@ -136,8 +187,11 @@ def _crashed(e: Exception) -> Trajectory:
 
 
 #: network fields that say how the parameters were drawn: null in a row whose network was read
-#: from a file (``--params``), where they did not apply
+#: from a file (``--params``), or whose model has an initialisation of its own, where they did not
+#: apply
 DRAW_FIELDS = ("sigma_w2", "sigma_b2", "weight_init")
+#: the switches of trajlen's layered models (SPEC §1): null in a row of a model they do not touch
+LAYER_SWITCHES = ("recurrence", "ltc_decay", "ltc_A", "hardtanh")
 
 
 def _notes(task: Task) -> str:
@@ -149,11 +203,13 @@ def _notes(task: Task) -> str:
     return ""
 
 
-def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None = None) -> dict:
+def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None = None,
+            lyap: list[float] | None = None) -> dict:
     """The result row of one task: the full spec, where its parameters came from, counters, the
     per-layer measures (:func:`trajlen.measures.trajectory_measures`), L and steps per interval
     (from the solver's steps, whatever the output), versions. ``params`` (the network's parameters,
-    when at hand) gives the row its smallest time constant ``tau_min``.
+    when at hand) gives the row its smallest time constant ``tau_min``; ``lyap`` its Lyapunov
+    exponents (``lyap``, ``lyap_max``: null unless the solver spec asks for them).
 
     After a transient T (``inp.transient``) every measure is the measured window's ``[T, T + 2π]``:
     the lengths and variances of its output points, ``l_input`` of the input over it, and L and
@@ -168,7 +224,11 @@ def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None =
     row.update(input_kind=inp.kind, n_samples=inp.n_samples, input_gain=inp.gain,
                input_omega=inp.omega, transient=inp.transient)
     row.update({k: v for k, v in solver.to_dict().items() if k != "semantics"})
-    row.update(seed=task.seed, sample=task.sample, params_path=None, params_sha256=None)
+    row.update(seed=task.seed, sample=task.sample, params_path=None, params_sha256=None,
+               module_path=task.module, module_sha256=None if task.module is None
+               else module_sha256(task.module))
+    if net.model in S.OWN_INIT:
+        row.update({f: None for f in DRAW_FIELDS + LAYER_SWITCHES})
     if task.params_file is not None:
         row.update({f: None for f in DRAW_FIELDS})
         row.update(params_path=str(task.params_file), params_sha256=file_sha256(task.params_file))
@@ -180,13 +240,17 @@ def measure(task: Task, traj: Trajectory, wall_s: float, params: Params | None =
     per_layer = trajectory_measures(traj, net.width, net.depth)
     row.update({name: per_layer[k][-1] for k, name in LAYER_COLUMNS.items()})
     row.update({k: per_layer[k] for k in ROW_LISTS})
-    static = net.model == "mlp"
+    static = net.model == "mlp" or net.model in S.MAP_MODELS   # no solver: no steps to count
     row["L"] = float("nan") if static else computational_depth(traj.n_measured, solver.refine,
                                                                 inp.n_samples)
     row["steps_per_interval"] = (float("nan") if static else
                                  steps_per_interval(traj.n_measured, inp.n_samples))
     row.update({name: float("nan") for name in SPREAD_COLUMNS})
-    row["tau_min"] = float(params.tau.min()) if params is not None else float("nan")
+    row["tau_min"] = float(getattr(params, "tau_min", float("nan")))
+    if solver.lyapunov and lyap is None:   # not computed: the solve failed first
+        lyap = [float("nan")] * solver.lyapunov
+    row["lyap"] = lyap
+    row["lyap_max"] = None if lyap is None else float(lyap[0])
     row["wall_s"] = wall_s
     row.update(versions())
     return row
@@ -223,13 +287,14 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
     rows: list[dict | None] = [None] * len(tasks)
     batched: dict[tuple, list[int]] = {}
     for i, task in enumerate(tasks):
-        if task.solver.backend == "torch" and task.net.model != "mlp":
+        if task.solver.backend == "torch" and task.net.model in ODE_MODELS:
             batched.setdefault((task.inp, task.solver), []).append(i)
             continue
         start = time.perf_counter()
         params = task.params()
         traj = _solve(task, params)
-        rows[i] = measure(task, traj, time.perf_counter() - start, params)
+        lyap = _lyapunov(task, params, traj)
+        rows[i] = measure(task, traj, time.perf_counter() - start, params, lyap)
         if task.solver.perturb:
             others = [_solve(task, q) for q in perturbed_params(params, task.seed, task.sample,
                                                                  task.solver.perturb)]
@@ -253,7 +318,9 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
         per = (time.perf_counter() - start) / len(items)  # a batch shares its wall time
         for j, i in enumerate(idx):
             first = j * per_task
-            rows[i] = measure(tasks[i], trajs[first], per, items[first][1])
+            lap = time.perf_counter()
+            lyap = _lyapunov(tasks[i], items[first][1], trajs[first])
+            rows[i] = measure(tasks[i], trajs[first], per + time.perf_counter() - lap, items[first][1], lyap)
             if solver.perturb:
                 _with_spread(tasks[i], rows[i], trajs[first + 1:first + per_task])
     return rows  # type: ignore[return-value]
@@ -270,3 +337,19 @@ def _every(n: int, progress: Callable[[int], None]) -> Callable[[int], None]:
             progress(done[0] // n - before)
 
     return report
+
+
+def _lyapunov(task: Task, params, traj: Trajectory) -> list[float] | None:
+    """The task's Lyapunov exponents (:func:`trajlen.lyapunov.lyapunov_for`) when its solver spec
+    asks for them and its solve succeeded; a failure of the tangent integration is NaNs and a note
+    in the trajectory's message, never an exception."""
+    m = task.solver.lyapunov
+    if not m or not traj.ok:
+        return None
+    from .lyapunov import lyapunov_for
+
+    try:
+        return lyapunov_for(task.net, task.inp, params, m)
+    except (FloatingPointError, ValueError, np.linalg.LinAlgError) as e:
+        traj.message += f"; lyapunov: {type(e).__name__}: {e}"
+        return [float("nan")] * m

@@ -29,12 +29,14 @@ __all__ = ["MODEL_ORDER", "MODEL_NAMES", "PALETTE", "ACTIVATION_NAMES", "model_n
            "write_table", "value_text", "numeric_ticks", "outside_legend", "panel_title", "suptitle",
            "log_labels", "model_color"]
 
-MODEL_ORDER = ("node", "ctrnn", "ltc", "mlp")
-MODEL_NAMES = {"node": "Neural ODE", "ctrnn": "CT-RNN", "ltc": "LTC", "mlp": "static net"}
-#: One colour per model, everywhere (colour-blind safe: seaborn "colorblind").
-PALETTE = dict(zip(MODEL_NAMES.values(), sns.color_palette("colorblind", 4)))
+MODEL_ORDER = ("node", "ctrnn", "ltc", "mlp", "ltc_ncps", "cfc")
+MODEL_NAMES = {"node": "Neural ODE", "ctrnn": "CT-RNN", "ltc": "LTC", "mlp": "static net",
+               "ltc_ncps": "ncps LTC", "cfc": "CfC"}
+#: One colour per model, everywhere (colour-blind safe: seaborn "colorblind"; its first colours are
+#: the same whatever the count, so the paper's models keep theirs).
+PALETTE = dict(zip(MODEL_NAMES.values(), sns.color_palette("colorblind", len(MODEL_NAMES))))
 ACTIVATION_NAMES = {"tanh": "tanh", "sigmoid": "sigmoid", "relu": "ReLU", "hardtanh": "Hard-tanh",
-                    "hardtanh_matlab": "Hard-tanh (MATLAB Htanh)"}
+                    "hardtanh_matlab": "Hard-tanh (MATLAB Htanh)", "lecun_tanh": "LeCun tanh"}
 DPI = 150
 #: PNG/PDF metadata that would otherwise carry the date or the library version.
 _PNG_META = {"Software": None}

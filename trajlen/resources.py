@@ -58,6 +58,12 @@ def estimate(task: Task) -> Estimate:
     params = 10 * n * k * k * _F8
     if task.net.model == "mlp":
         return Estimate(params + 4 * task.solver.grid_points * n * k * _F8, params, params, 0)
+    if task.net.model == "cfc":   # a map: its backbone and heads, and one state per input sample
+        units = task.net.backbone_units
+        params = 2 * (units * (2 + k) + units * units * max(task.net.backbone_layers - 1, 0)
+                      + 4 * units * k + 2 * k) * _F8
+        out = task.inp.n_samples * k * _F8
+        return Estimate(params + 4 * out, params + 4 * out, params, out)
     N = n * k
     steps_min = MIN_STEPS
     if task.solver.fixed_step:

@@ -31,25 +31,31 @@ _S, _I, _F, _L = pa.string(), pa.int64(), pa.float64(), pa.list_(pa.float64())
 #: Also null: how the parameters were drawn (σ labels, weight_init) in rows whose network was read
 #: from a file, and the file's path and hash in rows whose network was drawn.
 _NULLABLE = {"weight_init", "recurrence", "ltc_decay", "ltc_A", "hardtanh", "input_kind", "controller",
-             "output", "refine", "max_seconds", "sigma_w2", "sigma_b2", "params_path", "params_sha256"}
+             "output", "refine", "max_seconds", "sigma_w2", "sigma_b2", "params_path", "params_sha256",
+             "cfc_mode", "backbone_units", "backbone_layers", "module_path", "module_sha256", "lyap",
+             "lyap_max"}
 _COLUMNS = [
     ("task_id", _S), ("schema_version", _I), ("model", _S), ("activation", _S), ("width", _I),
     ("depth", _I), ("sigma_w2", _F), ("sigma_b2", _F), ("semantics", _S), ("weight_init", _S),
-    ("recurrence", _S), ("ltc_decay", _S), ("ltc_A", _S), ("hardtanh", _S), ("input_kind", _S),
-    ("n_samples", _I), ("input_gain", _F), ("input_omega", _F), ("transient", _F),
-    ("backend", _S), ("method", _S), ("controller", _S), ("rtol", _F),
-    ("atol", _F), ("output", _S), ("refine", _I), ("grid_points", _I), ("dt", _F),
-    ("max_steps", _I), ("max_seconds", _F), ("device", _S), ("dtype", _S), ("perturb", _I), ("seed", _I),
-    ("sample", _I), ("params_path", _S), ("params_sha256", _S), ("status", _S), ("message", _S),
+    ("recurrence", _S), ("ltc_decay", _S), ("ltc_A", _S), ("hardtanh", _S), ("cfc_mode", _S),
+    ("backbone_units", _I), ("backbone_layers", _I), ("input_kind", _S), ("n_samples", _I),
+    ("input_gain", _F), ("input_omega", _F), ("transient", _F),
+    ("backend", _S), ("method", _S), ("controller", _S), ("rtol", _F), ("atol", _F), ("output", _S),
+    ("refine", _I), ("grid_points", _I), ("dt", _F), ("ode_unfolds", _I), ("lyapunov", _I),
+    ("max_steps", _I), ("max_seconds", _F), ("device", _S), ("dtype", _S), ("perturb", _I),
+    ("seed", _I), ("sample", _I), ("params_path", _S), ("params_sha256", _S), ("module_path", _S),
+    ("module_sha256", _S), ("status", _S), ("message", _S),
     ("n_accepted", _I), ("n_rejected", _I), ("nfev", _I), ("njev", _I), ("n_points", _I),
     ("spec_json", _S), ("l_input", _F), ("length", _F), ("length_full", _F), ("var_pc1", _F),
     ("var_pc2", _F), ("z_norm", _F), ("z_norm_code", _F), ("lengths", _L), ("lengths_full", _L),
     ("var_pc1_layers", _L), ("var_pc2_layers", _L), ("L", _F), ("steps_per_interval", _F),
-    ("length_spread", _F), ("L_spread", _F),
-    ("tau_min", _F), ("wall_s", _F), ("trajlen_version", _S), ("numpy_version", _S),
-    ("scipy_version", _S), ("torch_version", _S), ("numba_version", _S),
+    ("length_spread", _F), ("L_spread", _F), ("tau_min", _F), ("lyap", _L), ("lyap_max", _F),
+    ("wall_s", _F), ("trajlen_version", _S), ("numpy_version", _S), ("scipy_version", _S),
+    ("torch_version", _S), ("numba_version", _S),
 ]
-#: The Arrow schema of every shard of ``SCHEMA_VERSION`` 3: change it only with a schema bump.
+#: The Arrow schema of every shard of ``SCHEMA_VERSION`` 4 (3's input controls and round-off spreads,
+#: the ncps models' and your own networks' fields, the Lyapunov exponents), in the order the row
+#: builder (:func:`trajlen.pipeline.measure`) writes them: change it only with a schema bump.
 ROW_SCHEMA = pa.schema([pa.field(n, t, nullable=n in _NULLABLE) for n, t in _COLUMNS])
 
 

@@ -37,11 +37,43 @@ __all__ = [
     "METHODS",
     "spec_key",
     "make_specs",
+    "check_combination",
     "resolve_backend",
 ]
 
-MODELS = ("node", "ctrnn", "ltc", "mlp")
+#: trajlen's random networks (paper Eq. 1 and its two baselines; SPEC §1), the static deep network,
+#: the LTC of the ``ncps`` library (conductance form, SPEC §6; :mod:`trajlen.models.ltc_ncps`) and
+#: its closed-form CfC (:mod:`trajlen.models.cfc`)
+MODELS = ("node", "ctrnn", "ltc", "mlp", "ltc_ncps", "cfc", "ode", "cell")
+#: your own networks (``--module``, :mod:`trajlen.user`): a Python vector field, a torch RNN cell;
+#: never drawn
+USER_MODELS = ("ode", "cell")
 ACTIVATION_NAMES = ("tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab")
+#: models with a nonlinearity of their own: the activations each takes, its default first (the
+#: ncps LTC's synapses are sigmoids)
+OWN_ACTIVATIONS: dict[str, tuple[str, ...]] = {
+    "ltc_ncps": ("sigmoid",), "cfc": ("lecun_tanh", "tanh", "relu", "silu", "gelu"),
+    "ode": ("user",), "cell": ("user",)}
+#: every activation name any model takes
+ALL_ACTIVATIONS = tuple(dict.fromkeys(ACTIVATION_NAMES + sum(OWN_ACTIVATIONS.values(), ())))
+#: models whose initialisation is their own (ncps's), not trajlen's σ-scaled normal draws: a row of
+#: theirs has null σ labels and weight_init, and the layered switches do not apply
+OWN_INIT = ("ltc_ncps", "cfc", "ode", "cell")
+#: models of one layer of ``width`` units (depth must be 1)
+ONE_LAYER = ("ltc_ncps", "cfc", "ode", "cell")
+#: models that are no ODE but a map over the input samples (the solver spec does not apply; L is NaN)
+MAP_MODELS = ("cfc", "cell")
+#: models without a vector field, hence without Lyapunov exponents (``SolverSpec.lyapunov``): the maps
+#: over the input samples and the static network
+NO_FLOW = MAP_MODELS + ("mlp",)
+#: the CfC's modes (ncps's CfCCell ``mode``) and its backbone defaults
+CFC_MODES = ("default", "no_gate", "pure")
+CFC_DEFAULTS = {"cfc_mode": "default", "backbone_units": 128, "backbone_layers": 1}
+
+
+def takes_activation(model: str, activation: str | None) -> bool:
+    """Does ``model`` take ``activation`` (None: its default, always)?"""
+    return activation is None or activation in OWN_ACTIVATIONS.get(model, ACTIVATION_NAMES)
 SEMANTICS_NAMES = ("paper", "reference")
 WEIGHT_INITS = ("std_label", "var_over_k")
 RECURRENCES = ("shared", "ltc_only", "none")
@@ -152,11 +184,18 @@ class NetworkSpec(_Spec):
 
     Parameters
     ----------
-    model : {"node", "ctrnn", "ltc", "mlp"}
-        Neural ODE, CT-RNN, LTC (paper Eq. 1), or the static deep network of Raghu et al. (paper Fig. 1).
-    activation : {"tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab"}
+    model : {"node", "ctrnn", "ltc", "mlp", "ltc_ncps", "cfc"}
+        Neural ODE, CT-RNN, LTC (paper Eq. 1), the static deep network of Raghu et al. (paper Fig. 1),
+        the LTC of ``ncps`` (conductance form, ncps's initialisation; one layer;
+        :mod:`trajlen.models.ltc_ncps`), ncps's CfC (a map over the input samples, one layer;
+        :mod:`trajlen.models.cfc`), or your own network (``ode``: a Python vector field, ``cell``: a
+        torch RNN cell; :mod:`trajlen.user`, from ``--module``, never drawn).
+    activation : {"tanh", "sigmoid", "relu", "hardtanh", "hardtanh_matlab"} or None
         φ. ``"hardtanh"`` follows the ``hardtanh`` switch; ``"hardtanh_matlab"`` is always the
         MATLAB ``Htanh.m`` behaviour (identity unless every unit saturates on the same side).
+        None (default): ``"tanh"``, or the model's own nonlinearity (:data:`OWN_ACTIVATIONS`:
+        ``ltc_ncps`` takes ``"sigmoid"`` only, its synapses'; ``cfc`` its backbone's, ``"lecun_tanh"``
+        by default, or tanh, relu, silu, gelu).
     width, depth : int
         k units per layer (k >= 2: PCA keeps two components), n layers.
     sigma_w2, sigma_b2 : float
@@ -177,10 +216,15 @@ class NetworkSpec(_Spec):
         LTC A as its own N(0, σ_w²/k) vector (paper) or as column sums of k×k matrices E (code).
     hardtanh : {"clip", "matlab"}
         What ``activation="hardtanh"`` means: the true clip, or the MATLAB ``Htanh.m`` behaviour.
+    cfc_mode : {"default", "no_gate", "pure"} or None
+        ``cfc`` only (None → "default"): ncps's CfCCell mode.
+    backbone_units, backbone_layers : int or None
+        ``cfc`` only (None → 128 and 1, ncps's defaults): the backbone's width and Linear layers (0: the
+        heads read ``[I, h]`` directly).
     """
 
     model: str = "ltc"
-    activation: str = "tanh"
+    activation: str | None = None
     width: int = 100
     depth: int = 1
     sigma_w2: float = 2.0
@@ -191,12 +235,26 @@ class NetworkSpec(_Spec):
     ltc_decay: str | None = None
     ltc_A: str | None = None
     hardtanh: str | None = None
+    cfc_mode: str | None = None
+    backbone_units: int | None = None
+    backbone_layers: int | None = None
+
+    _KEY_OMIT_AT_DEFAULT = ("cfc_mode", "backbone_units", "backbone_layers")
 
     def __post_init__(self) -> None:
         _choice("model", self.model, MODELS)
-        _choice("activation", self.activation, ACTIVATION_NAMES)
+        self._cfc_fields()
+        own = OWN_ACTIVATIONS.get(self.model)
+        if self.activation is None:
+            object.__setattr__(self, "activation", own[0] if own else "tanh")
+        if own:
+            _choice(f"activation with model {self.model}", self.activation, own)
+        else:
+            _choice("activation", self.activation, ACTIVATION_NAMES)
         _int("width", self.width, 2)
         _int("depth", self.depth, 1)
+        if self.model in ONE_LAYER and self.depth != 1:
+            _fail("depth", f"must be 1 with model {self.model} (one layer of width units)", self.depth)
         _positive("sigma_w2", self.sigma_w2)
         _positive("sigma_b2", self.sigma_b2)
         _choice("semantics", self.semantics, SEMANTICS_NAMES)
@@ -206,6 +264,20 @@ class NetworkSpec(_Spec):
         _choice("ltc_decay", self.ltc_decay, LTC_DECAYS)
         _choice("ltc_A", self.ltc_A, LTC_AS)
         _choice("hardtanh", self.hardtanh, HARDTANHS)
+
+    def _cfc_fields(self) -> None:
+        for name, default in CFC_DEFAULTS.items():
+            value = getattr(self, name)
+            if self.model != "cfc":
+                if value is not None:
+                    _fail(name, "applies only to model cfc", value)
+                continue
+            if value is None:
+                object.__setattr__(self, name, default)
+        if self.model == "cfc":
+            _choice("cfc_mode", self.cfc_mode, CFC_MODES)
+            _int("backbone_units", self.backbone_units, 1)
+            _int("backbone_layers", self.backbone_layers, 0)
 
     @property
     def phi(self) -> str:
@@ -340,7 +412,17 @@ class SolverSpec(_Spec):
     refine : int
     grid_points : int
     dt : float
-        Step of the fixed-step methods.
+        Step of the fixed-step methods (not of ``ncps_fused``, whose step is the input step over
+        ``ode_unfolds``).
+    ode_unfolds : int
+        ``ncps_fused`` (ncps's own LTC solver): fused steps per input step (ncps's ``ode_unfolds``,
+        default 6); the step is ``InputSpec.dt / ode_unfolds`` and the input is held at each input
+        sample over its step, as ncps holds a sequence element.
+    lyapunov : int
+        Lyapunov exponents to compute beside the length (0: none): the ``lyapunov`` largest
+        conditional exponents over the input period by tangent-space integration with QR
+        re-orthonormalisation and the model's analytic Jacobian (:mod:`trajlen.lyapunov`: DOP853 at
+        rtol 1e-8, QR every 0.1), whatever the backend of the length's solve.
     max_steps : int
         Step budget per solve (accepted + rejected); exceeding it is a recorded failure.
     max_seconds : float or None
@@ -362,6 +444,8 @@ class SolverSpec(_Spec):
     refine: int | None = None
     grid_points: int = 2001
     dt: float = 0.01
+    ode_unfolds: int = 6
+    lyapunov: int = 0
     max_steps: int = 200_000
     max_seconds: float | None = None
     device: str = "cpu"
@@ -369,7 +453,7 @@ class SolverSpec(_Spec):
     semantics: str = "reference"
     perturb: int = 0
 
-    _KEY_OMIT_AT_DEFAULT = ("perturb",)
+    _KEY_OMIT_AT_DEFAULT = ("perturb", "ode_unfolds", "lyapunov")
 
     def __post_init__(self) -> None:
         _choice("semantics", self.semantics, SEMANTICS_NAMES)
@@ -396,6 +480,8 @@ class SolverSpec(_Spec):
         _int("refine", self.refine, 1)
         _int("grid_points", self.grid_points, 2)
         _positive("dt", self.dt)
+        _int("ode_unfolds", self.ode_unfolds, 1)
+        _int("lyapunov (--lyapunov)", self.lyapunov, 0)
         _int("max_steps", self.max_steps, 1)
         if self.max_seconds is not None:
             _positive("max_seconds", self.max_seconds)
@@ -465,4 +551,32 @@ def make_specs(semantics: str = "reference", **values: Any) -> tuple[NetworkSpec
                             f"{', '.join(sorted(net_names | inp_names | sol_names | {'input_kind'}))}")
     for d in (out.network, out.input, out.solver):
         d.setdefault("semantics", semantics)
-    return NetworkSpec(**out.network), InputSpec(**out.input), SolverSpec(**out.solver)
+    specs = NetworkSpec(**out.network), InputSpec(**out.input), SolverSpec(**out.solver)
+    check_combination(*specs)
+    return specs
+
+
+#: methods that only one model's equations define: ncps's fused unfolding needs its capacitance
+MODEL_METHODS = {"ncps_fused": ("ltc_ncps",)}
+
+
+def check_combination(net: NetworkSpec, inp: InputSpec, solver: SolverSpec) -> None:
+    """Refuse specs that are valid alone but not together (:class:`SpecError`, naming both)."""
+    if net.model == "ode" and solver.backend != "scipy":
+        _fail("backend", "must be scipy for model ode (a Python vector field f(t, x, I): the numba and "
+              "torch backends compile or batch trajlen's own equations)", solver.backend)
+    if solver.perturb and net.model in USER_MODELS:
+        _fail("perturb (--perturb)", f"does not apply to model {net.model} (your own vector field or "
+              "cell: trajlen cannot perturb its parameters)", solver.perturb)
+    if solver.lyapunov:
+        if net.model in NO_FLOW:
+            _fail("lyapunov", f"needs an ODE's Jacobian; model {net.model} is "
+                  + ("static" if net.model == "mlp" else "a map over the input samples (no vector field)"),
+                  solver.lyapunov)
+        if solver.lyapunov > net.n_state:
+            _fail("lyapunov", f"must be at most the {net.n_state} states of the network", solver.lyapunov)
+    models = MODEL_METHODS.get(solver.method)
+    if models is not None and net.model not in models:
+        _fail("method", f"{solver.method} is the solver of model {' or '.join(models)} (model "
+              f"{net.model} has no membrane capacitance to regularise); use fused for the paper's "
+              "Eq. 3", solver.method)

@@ -42,15 +42,23 @@ from .summary import (
     paired_comparisons,
     summarize,
 )
-from .tasks import build_tasks, check_samples_seed, count_networks, load_study_file, read_params_checked
+from .tasks import (
+    build_module_tasks,
+    build_tasks,
+    check_samples_seed,
+    count_networks,
+    load_study_file,
+    module_models,
+    read_params_checked,
+)
 
 __all__ = ["build_tasks", "run_sweep", "summarize", "failure_counts", "main", "SweepResult",
            "load_study_file", "make_parser", "SWEEP_FLAGS", "SINGLE_FLAGS", "dead_row"]
 
 # flag name -> (spec field, type, choices or None, default)
 SWEEP_FLAGS: dict[str, tuple[str, type, tuple | None, list]] = {
-    "model": ("model", str, S.MODELS, ["node", "ctrnn", "ltc"]),
-    "activation": ("activation", str, S.ACTIVATION_NAMES, ["tanh"]),
+    "model": ("model", str, tuple(m for m in S.MODELS if m not in S.USER_MODELS), ["node", "ctrnn", "ltc"]),
+    "activation": ("activation", str, S.ALL_ACTIVATIONS, [None]),
     "width": ("width", int, None, [100]),
     "depth": ("depth", int, None, [1]),
     "sigma-w2": ("sigma_w2", float, None, [2.0]),
@@ -61,6 +69,9 @@ SWEEP_FLAGS: dict[str, tuple[str, type, tuple | None, list]] = {
     "ltc-decay": ("ltc_decay", str, S.LTC_DECAYS, [None]),
     "ltc-A": ("ltc_A", str, S.LTC_AS, [None]),
     "hardtanh": ("hardtanh", str, S.HARDTANHS, [None]),
+    "cfc-mode": ("cfc_mode", str, S.CFC_MODES, [None]),
+    "backbone-units": ("backbone_units", int, None, [None]),
+    "backbone-layers": ("backbone_layers", int, None, [None]),
     "input-kind": ("input_kind", str, S.INPUT_KINDS, [None]),
     "n-samples": ("n_samples", int, None, [100]),
     "input-gain": ("gain", float, None, [1.0]),
@@ -74,11 +85,13 @@ SWEEP_FLAGS: dict[str, tuple[str, type, tuple | None, list]] = {
     "refine": ("refine", int, None, [None]),
     "grid-points": ("grid_points", int, None, [2001]),
     "dt": ("dt", float, None, [0.01]),
+    "ode-unfolds": ("ode_unfolds", int, None, [6]),
 }
 SINGLE_FLAGS: dict[str, tuple[str, type, tuple | None, object]] = {
     "backend": ("backend", str, S.BACKENDS, "auto"),
     "max-steps": ("max_steps", int, None, 200_000),
     "max-seconds": ("max_seconds", float, None, None),
+    "lyapunov": ("lyapunov", int, None, 0),
     "device": ("device", str, S.DEVICES, "cpu"),
     "dtype": ("dtype", str, S.DTYPES, "float64"),
     "perturb": ("perturb", int, None, 1),
@@ -90,13 +103,28 @@ FLAG_HELP = {
     "input-omega": "input frequency ω (rad per time unit; 1: one revolution per measured period)",
     "transient": "integrate over [0, T + 2π] and measure only [T, T + 2π], the steady orbit "
                  "(lengths, L and l(I) of that period)",
+    "lyapunov": "also compute the M largest Lyapunov exponents over the measured period [T, T + 2π] "
+                "of the solve from x(0) = 0 (columns lyap, lyap_max; tangent-space integration with QR "
+                "every 0.1 and the analytic Jacobian, DOP853 rtol 1e-8: trajlen.lyapunov); 0: none",
     "perturb": "solve each network N more times with every parameter × (1 + 1e-15·ε) and record "
                "length_spread, L_spread ((max − min)/median over the N + 1 solves); default 1, "
                "so every summary says whether its lengths are reproducible numbers (0: off, "
-               "half the work)",
+               "half the work; always off for your own vector field or cell, --module)",
 }
 #: flags a --params file decides (its network's shape and weights)
 PARAMS_EXCLUDE = ("width", "depth", "samples", "sigma-w2", "sigma-b2", "weight-init")
+#: and a --module network (its model and everything about it too)
+MODULE_EXCLUDE = PARAMS_EXCLUDE + ("model", "activation", "cfc-mode", "backbone-units", "backbone-layers",
+                                   "weight-init", "recurrence", "ltc-decay", "ltc-A", "hardtanh")
+
+
+_NONE_HELP = {
+    "activation": " (None: tanh, or the model's own: ltc_ncps sigmoid, cfc lecun_tanh; a model is swept "
+                  "only with the activations it takes)",
+    "cfc_mode": " (cfc only; None: default)", "backbone_units": " (cfc only; None: 128)",
+    "backbone_layers": " (cfc only; None: 1)",
+    "ode_unfolds": " (ncps_fused only: fused steps per input step)",
+}
 
 
 def _spec_group(p: argparse.ArgumentParser) -> None:
@@ -104,7 +132,7 @@ def _spec_group(p: argparse.ArgumentParser) -> None:
     for flag, (name, typ, choices, default) in SWEEP_FLAGS.items():
         g.add_argument(f"--{flag}", type=cli.type_for(typ), nargs="+", choices=choices, default=default,
                        help=FLAG_HELP.get(flag, f"spec field {name}")
-                       + (" (None: from --semantics)" if default == [None] else ""))
+                       + _NONE_HELP.get(name, " (None: from --semantics)" if default == [None] else ""))
     g2 = p.add_argument_group("solver backend and per-solve limits (a solve over a limit is a "
                               "failure row: step_budget, time_limit)")
     for flag, (_, typ, choices, default) in SINGLE_FLAGS.items():
@@ -121,6 +149,16 @@ def _run_group(p: argparse.ArgumentParser) -> None:
                         "instead of drawing random ones: their width, depth and weights are the "
                         "file's, so --width, --depth, --samples, --sigma-* and --weight-init do not "
                         "apply; give --activation (the file does not say)")
+    r.add_argument("--module", nargs="+", default=None, metavar="SPEC",
+                   help="measure your own network instead of random ones. THIS RUNS CODE: pkg.mod:make "
+                        "imports pkg.mod (from sys.path, never the current directory) and calls make() "
+                        "with no arguments; path/to/file.py:make executes that file; file.pt unpickles "
+                        "a whole torch module (torch.save(module, path)). make() returns a "
+                        "torch.nn.Module RNN cell (a trained ncps LTC or CfC, or h' = cell(I, h)), "
+                        "trajlen.user.UserODE(f, n) or (f, n) for a vector field f(t, x, I) (scipy "
+                        "backend). Rows record the spec and the SHA-256 of its parameters; its "
+                        "model, width and activation are the network's, so --model, --width, --depth, "
+                        "--activation, --samples, --sigma-* and the CfC flags do not apply")
     r.add_argument("--study", default=None, metavar="FILE",
                    help="a grid file (.toml or .json) with keys grid (spec field -> value or list), "
                         "samples, seed; flags given on the command line override it")
@@ -208,6 +246,22 @@ def _applies(values: dict[str, list], given: set[str]) -> None:
     if "ltc-decay" in given or "ltc-A" in given:
         if "ltc" not in values["model"]:
             refuse("ltc-decay" if "ltc-decay" in given else "ltc-A", "applies only to --model ltc")
+    models = set(values["model"])
+    if {"cfc-mode", "backbone-units", "backbone-layers"} & given and "cfc" not in models:
+        refuse(sorted({"cfc-mode", "backbone-units", "backbone-layers"} & given)[0],
+               "applies only to --model cfc")
+    if "ode-unfolds" in given and "ncps_fused" not in values["method"]:
+        refuse("ode-unfolds", "applies only to --method ncps_fused (ncps's unfolding of its LTC)")
+    drawn = {"sigma-w2", "sigma-b2", "weight-init", "recurrence", "hardtanh"} & given
+    if drawn and models <= set(S.OWN_INIT):
+        refuse(sorted(drawn)[0], f"does not apply to --model {' '.join(sorted(models))} (ncps's own "
+                                 "initialisation and equations)")
+    if models <= set(S.MAP_MODELS) and {"method", "rtol", "atol", "controller", "output"} & given:
+        refuse(sorted({"method", "rtol", "atol", "controller", "output"} & given)[0],
+               "does not apply to --model cfc (a map over the input samples: no ODE solver runs)")
+    if "lyapunov" in given and values["lyapunov"] != [0] and models <= set(S.NO_FLOW):
+        refuse("lyapunov", f"needs an ODE's Jacobian; --model {' '.join(sorted(models))} has no vector "
+                           "field (a map over the input samples, or static)")
     for flag in ("input-gain", "input-omega"):
         if flag in given and "off" in values["input_kind"]:
             refuse(flag, "with --input-kind off: an input that is off has no gain or frequency "
@@ -223,6 +277,8 @@ def _applies(values: dict[str, list], given: set[str]) -> None:
     if "dt" in given and not fixed:
         refuse("dt", "is the step of the fixed-step methods (euler, rk4, fused); the adaptive ones "
                      "choose their own")
+    if "dt" in given and fixed == {"ncps_fused"}:
+        refuse("dt", "does not apply to ncps_fused (its step is the input step / --ode-unfolds)")
     if fixed and ({"rtol", "atol", "controller"} & given) and fixed == set(values["method"]):
         refuse(sorted({"rtol", "atol", "controller"} & given)[0],
                "does not apply to the fixed-step methods (they step by --dt)")
@@ -230,6 +286,11 @@ def _applies(values: dict[str, list], given: set[str]) -> None:
 
 def check_args(args: argparse.Namespace, given: set[str]) -> None:
     """Every combination of flags that cannot mean what it says is refused with one line naming it."""
+    if args.module:
+        clash = [f for f in MODULE_EXCLUDE if f in given] + [f for f in ("params", "study") if f in given]
+        if clash:
+            raise SpecError(f"--module with --{clash[0]}: the module's network decides its model, shape "
+                            "and weights (one row per module and configuration); drop one of them")
     if args.params:
         clash = [f for f in PARAMS_EXCLUDE if f in given]
         if clash:
@@ -256,7 +317,12 @@ def check_args(args: argparse.Namespace, given: set[str]) -> None:
         raise SpecError(f"stall-timeout must be >= 0 seconds (0: never), got {args.stall_timeout!r}")
 
 
-def _dry_run(args, values, samples, limit, workers) -> None:
+def _dry_run(args, values, samples, limit, workers, given) -> None:
+    if args.module:
+        tasks = build_module_tasks(values, args.module, args.seed, given)
+        check_memory(tasks, workers, limit)
+        print(f"{len(tasks)} networks from {len(args.module)} module(s) would run; results to {args.out}")
+        return
     n, n_cfg = count_networks(values, samples, args.params)
     for f in args.params or ():
         read_params_checked(f)
@@ -291,14 +357,23 @@ def _sweep(args, argv: list[str], given: set[str]):
     seed = args.seed if "seed" in given else study.get("seed", args.seed)
     check_samples_seed(samples, seed)
     check_args(args, given)
-    _applies(values, given)
+    if args.module:   # what the flags apply to is the modules' networks
+        models = module_models(args.module)
+        if "perturb" not in given and set(models) & set(S.USER_MODELS):
+            values["perturb"] = [0]   # a Python vector field or cell has no parameters to perturb
+        _applies(dict(values, model=models, activation=[None]), given)
+    else:
+        _applies(values, given)
     workers = 1 if args.scheduler is not None else n_jobs(args.jobs)
     limit = parse_bytes(args.max_memory) if args.max_memory is not None else None
     ResultStore(args.out, SCHEMA_VERSION)  # refuses another schema before any work
     if args.dry_run:
-        _dry_run(args, values, samples, limit, workers)
+        _dry_run(args, values, samples, limit, workers, given)
         return None, None
-    tasks = build_tasks(values, samples, seed, args.params)
+    if args.module:
+        tasks = build_module_tasks(values, args.module, seed, given)
+    else:
+        tasks = build_tasks(values, samples, seed, args.params)
     check_memory(tasks, workers, limit)
     res = run_sweep(tasks, args.out, jobs=args.jobs, chunk_size=args.chunk_size,
                     progress=not args.quiet, scheduler=args.scheduler,

@@ -18,12 +18,13 @@ from . import spec as S
 from .pipeline import Task, read_params_file
 from .spec import SpecError
 
-__all__ = ["configurations", "build_tasks", "count_networks", "round_robin", "chunks",
+__all__ = ["configurations", "build_tasks", "build_module_tasks", "module_models", "count_networks",
+           "round_robin", "chunks",
            "load_study_file", "check_samples_seed", "read_params_checked", "GRID_FIELDS",
            "SINGLE_FIELDS", "MAX_NETWORKS"]
 
 #: Fields that take one value per sweep (not swept).
-SINGLE_FIELDS = ("backend", "max_steps", "max_seconds", "device", "dtype", "perturb")
+SINGLE_FIELDS = ("backend", "max_steps", "max_seconds", "device", "dtype", "perturb", "lyapunov")
 #: Every field a grid may set: the specs' fields (``input_kind`` for InputSpec.kind) and semantics.
 GRID_FIELDS = tuple(dict.fromkeys(
     ["semantics", "input_kind"]
@@ -36,19 +37,50 @@ STUDY_KEYS = ("grid", "samples", "seed")
 _INT64_MAX = 2 ** 63 - 1
 
 
+#: network fields of one model only: left out of the other models' configurations of a sweep
+MODEL_ONLY_FIELDS = {"cfc_mode": ("cfc",), "backbone_units": ("cfc",), "backbone_layers": ("cfc",)}
+
+
+def _applicable(kw: dict) -> bool:
+    """Drop from ``kw`` the fields its model does not have; False if its model does not take its
+    activation (the product of a mixed sweep pairs each model with its own activations only)."""
+    model = kw.get("model", S.NetworkSpec.model)
+    for name, models in MODEL_ONLY_FIELDS.items():
+        if name in kw and model not in models:
+            del kw[name]
+    if model in S.NO_FLOW:   # no vector field: its rows of a mixed sweep have no exponents (null lyap)
+        kw.pop("lyapunov", None)
+    return not isinstance(kw.get("activation"), str) or S.takes_activation(model, kw["activation"])
+
+
 def configurations(values: dict[str, Sequence]) -> list[tuple]:
     """The validated ``(network, input, solver)`` specs of the Cartesian product of ``values`` (spec
     field → list of values), duplicates removed (a swept switch the preset already implies), in
-    product order."""
+    product order. A model is paired only with the activations it takes (:func:`~trajlen.spec.
+    takes_activation`) and the fields it has; an activation no model takes is refused."""
     for name, vals in values.items():
         if isinstance(vals, (str, bytes)) or not isinstance(vals, Sequence) or len(vals) == 0:
             raise SpecError(f"{name} must be a non-empty list of values, got {vals!r}")
     names = list(values)
     configs: dict[tuple, None] = {}
+    used: set = set()
     for combo in itertools.product(*(values[n] for n in names)):
         kw = {n: v for n, v in zip(names, combo) if v is not None}
+        if not _applicable(kw):
+            continue
+        used.update([kw.get("activation"), ("model", kw.get("model"))])
         semantics = kw.pop("semantics", "reference")
         configs.setdefault(S.make_specs(semantics, **kw), None)
+    acts = [a for a in values.get("activation", ()) if a is not None]
+    unused = [a for a in acts if a not in used]
+    if unused:
+        models = ", ".join(map(str, dict.fromkeys(values.get("model", [S.NetworkSpec.model]))))
+        raise SpecError(f"activation {unused[0]!r} is taken by none of the models {models}")
+    idle = [m for m in values.get("model", ()) if ("model", m) not in used]
+    if idle:
+        takes = ", ".join(S.OWN_ACTIVATIONS.get(idle[0], S.ACTIVATION_NAMES))
+        raise SpecError(f"model {idle[0]!r} takes none of the activations {', '.join(map(str, acts))} "
+                        f"(it takes {takes}); add one, or sweep it separately")
     return list(configs)
 
 
@@ -95,11 +127,40 @@ def build_tasks(values: dict[str, Sequence], samples: int, seed: int,
     for net, inp, sol in configs:
         if files:
             for f, p in files:
-                t = Task(net.replace(width=p.width, depth=p.depth), inp, sol, seed, 0, params_file=f)
+                t = Task(net.replace(**p.spec_fields()), inp, sol, seed, 0, params_file=f)
                 tasks.setdefault(t.task_id, t)
             continue
         for s in range(samples):
             t = Task(net, inp, sol, seed, s)
+            tasks.setdefault(t.task_id, t)
+    return list(tasks.values())
+
+
+def module_models(modules: Sequence[str]) -> list[str]:
+    """The models of the networks ``--module`` specs name (loading them: this runs their code)."""
+    from .user import load_source
+
+    return [load_source(str(m)).spec_fields()["model"] for m in modules]
+
+
+def build_module_tasks(values: dict[str, Sequence], modules: Sequence[str], seed: int,
+                       given: set[str] | frozenset = frozenset()) -> list[Task]:
+    """Tasks for your own networks (``--module`` specs, :func:`trajlen.user.load_source` — **this runs
+    their code**): one per module and configuration of ``values``, the network's own fields (model,
+    width, activation, the CfC's mode and backbone) taken from the module. A Python vector field
+    runs on the scipy backend unless ``backend`` is in ``given``."""
+    from .user import load_source
+
+    check_samples_seed(1, seed)
+    tasks: dict[str, Task] = {}
+    for spec in modules:
+        src = load_source(str(spec))
+        vals = dict(values)
+        vals.update({k: [v] for k, v in src.spec_fields().items()})
+        if vals["model"] == ["ode"] and "backend" not in given:
+            vals["backend"] = ["scipy"]
+        for net, inp, sol in configurations(vals):
+            t = Task(net, inp, sol, seed, 0, module=src.spec)
             tasks.setdefault(t.task_id, t)
     return list(tasks.values())
 

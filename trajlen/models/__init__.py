@@ -22,11 +22,12 @@ import numpy as np
 from .._xp import namespace as array_namespace
 from ..activations import ACTIVATIONS, saturation
 from ..inputs import CircleInput
-from ..params import Params
+from ..params import Params, stack_params
 from ..spec import InputSpec, NetworkSpec
-from . import ctrnn, ltc, node
+from . import ctrnn, ltc, ltc_ncps, node
 
-__all__ = ["VectorField", "MODEL_EQUATIONS", "MODULES", "LayerCoeffs", "has_gate"]
+__all__ = ["VectorField", "MODEL_EQUATIONS", "MODULES", "LayerCoeffs", "has_gate", "FIELDS",
+           "ODE_MODELS", "field_for"]
 
 #: The registry of continuous-time models, in code order (the compiled kernel dispatches on the
 #: position). Adding a model: one module with ``NAME``, ``RECURRENT_GATE``, ``leak_drive`` and
@@ -90,14 +91,7 @@ class VectorField:
     @staticmethod
     def stack(params: Sequence[Params], xp: Any = np, device: Any = None, dtype: Any = None) -> dict:
         """Stack parameters of B networks into batched arrays of namespace ``xp`` (numpy or torch)."""
-        out = {}
-        for name in params[0].arrays():
-            arr = np.stack([getattr(p, name) for p in params])
-            if xp is np:
-                out[name] = arr if dtype is None else arr.astype(dtype)
-            else:  # torch
-                out[name] = xp.as_tensor(arr, device=device, dtype=dtype)
-        return out
+        return stack_params(params, xp, device, dtype)
 
     @classmethod
     def from_params(cls, net: NetworkSpec, inp: InputSpec, params: Sequence[Params] | Params,
@@ -181,3 +175,26 @@ class VectorField:
             if layer > 0:
                 J[:, rows, (layer - 1) * k:layer * k] = cf[:, :, None] * a["W"][:, layer].swapaxes(-1, -2)
         return J
+
+
+#: Vector fields of the models that are not layers of trajlen's ``φ(uW + b [+ xW_r])`` (each with
+#: the :class:`VectorField` interface: ``from_params``, ``take``, ``leak_drive``, ``__call__``,
+#: ``jacobian``); every other continuous-time model is a :class:`VectorField`.
+FIELDS: dict[str, type] = {ltc_ncps.NAME: ltc_ncps.LtcNcpsField}
+#: every model of trajlen's equations that is an ODE, so that every solver integrates it (a user's
+#: vector field, model ``ode``, runs on the scipy backend only)
+ODE_MODELS: tuple[str, ...] = (*MODEL_EQUATIONS, *FIELDS)
+
+
+def field_for(net: NetworkSpec, inp: InputSpec, params, xp: Any = np, device: Any = None,
+              dtype: Any = None):
+    """The vector field of B networks of ``net`` (``params``: one parameter object or a sequence),
+    in namespace ``xp``: the model's own field class, or :class:`VectorField`."""
+    if net.model == "ode":   # a Python vector field: one network, numpy
+        from ..user import CallableField
+
+        return CallableField(net, inp, params[0] if isinstance(params, (list, tuple)) else params)
+    if not isinstance(params, (list, tuple)):
+        params = [params]
+    cls = FIELDS.get(net.model, VectorField)
+    return cls(net, inp, stack_params(params, xp, device, dtype))

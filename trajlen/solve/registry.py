@@ -81,6 +81,8 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     _M("euler", "fixed", ("torch",), 1, euler.TABLEAU, summary="explicit Euler (fixed step)"),
     _M("rk4", "fixed", ("torch",), 4, rk4.TABLEAU, summary="classical RK4 (fixed step)"),
     _M("fused", "fixed", ("torch",), 1, summary="the paper's fused LTC step, Eq. 3 (fixed step)"),
+    _M("ncps_fused", "fixed", ("torch",), 1,
+       summary="ncps's LTC solver: ode_unfolds fused steps per input step, input held, eps 1e-8"),
 )}
 
 

@@ -3,7 +3,8 @@
 We drive scipy's ``OdeSolver`` classes step by step — exactly the loop ``solve_ivp`` runs, so the
 accepted steps are ``solve_ivp``'s — because that loop is where a step budget, a wall-time limit,
 rejected-step counting and the refine/grid output points can be added without a second integrator.
-Implicit methods (BDF, Radau, LSODA) get the analytic Jacobian of :class:`~trajlen.models.VectorField`.
+Implicit methods (BDF, Radau, LSODA) get the analytic Jacobian of the model's vector field
+(:func:`~trajlen.models.field_for`).
 A registered explicit pair that scipy lacks (Tsit5) runs as a subclass of scipy's own
 ``RungeKutta`` built from its tableau — scipy's methods are only their class attributes ``C, A, B, E,
 P, order, error_estimator_order, n_stages`` — so it takes scipy's steps by scipy's rules.
@@ -16,7 +17,7 @@ import time
 import numpy as np
 import scipy.integrate as si
 
-from ..models import VectorField
+from ..models import field_for
 from ..params import Params
 from ..spec import InputSpec, NetworkSpec, SolverSpec
 from ..trajectory import Trajectory
@@ -60,7 +61,7 @@ def solve_scipy(net: NetworkSpec, params: Params, inp: InputSpec, solver: Solver
     ``solver.max_seconds``) returns ``status`` ≠ ``"ok"`` with the points reached so far; it never
     raises for a numerical failure.
     """
-    field = VectorField.from_params(net, inp, params)
+    field = field_for(net, inp, params)
     n = net.n_state
     nfev = 0
 

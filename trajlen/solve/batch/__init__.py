@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from ...models import VectorField
+from ...models import field_for
 from ...params import Params
 from ...spec import InputSpec, NetworkSpec, SolverSpec
 from ...trajectory import Trajectory
@@ -46,7 +46,7 @@ from ..tableau import Tableau
 from .adaptive import integrate_adaptive
 from .common import DEFAULT_CAPACITY, DTYPES, Recorder, RunStats
 from .controllers import make_controller
-from .fixed import integrate_fixed
+from .fixed import integrate_fixed, ncps_schedule
 
 __all__ = ["solve_batched", "integrate_adaptive", "integrate_fixed", "make_controller", "RunStats",
            "DEFAULT_MEMORY_BUDGET"]
@@ -151,12 +151,14 @@ def solve_batched(items: Sequence[tuple[NetworkSpec, Params]], inp: InputSpec, s
                  net0.phi, net0.width, net0.depth, n_chunks, chunk, per_row / 2 ** 20, budget / 2 ** 20)
         for c in range(n_chunks):
             sub = idx[c * chunk:(c + 1) * chunk]
-            field = VectorField.from_params(net0, inp, [items[i][1] for i in sub], xp=torch,
-                                            device=device, dtype=dtype)
+            field = field_for(net0, inp, [items[i][1] for i in sub], xp=torch, device=device,
+                              dtype=dtype)
             y0 = torch.zeros(len(sub), n, dtype=dtype, device=device)
             if solver.fixed_step:
+                sched = (ncps_schedule(inp, solver.ode_unfolds) if solver.method == "ncps_fused"
+                         else None)
                 res = integrate_fixed(field, y0, t_end, solver.dt, solver.method,
-                                      max_steps=solver.max_steps, on_finish=progress)
+                                      max_steps=solver.max_steps, on_finish=progress, schedule=sched)
             else:
                 ctrl = make_controller(solver.controller, tab, solver.rtol, solver.atol,
                                        period=inp.period)

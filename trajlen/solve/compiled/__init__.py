@@ -31,8 +31,8 @@ from ..controllers import matlab_max_step
 from ..output import grid_times
 from ..registry import METHODS
 from ..result import RowResult
-from .jit import ACTIVATION_CODES, CACHE, is_cached
-from .pack import pack_field
+from .jit import CACHE, is_cached
+from .pack import jumps, pack_field
 from .state import (
     FAIL_T,
     H_ABS,
@@ -70,8 +70,6 @@ BLOCK_BYTES = 8 * 2 ** 20
 #: Accepted steps per kernel call when a wall-time limit is set (the limit is checked between calls).
 TIMED_STEPS = 2000
 _NO_LIMIT = 2 ** 62
-#: MATLAB's layer-wise Htanh: RK45+ros23w stays RK45 with it (see integrate_one)
-_MATLAB_HTANH = ACTIVATION_CODES["hardtanh_matlab"]
 
 
 def _kernels(kind: str):
@@ -168,7 +166,7 @@ def _run(kind: str, fld, solver: SolverSpec, inp: InputSpec, sf, si, y, K, out: 
     t_end, hmax = float(inp.t_end), float(matlab_max_step(inp.period))
     rk = "RK45" if kind == "switching" else solver.method
     phase = "ros" if kind == "rosenbrock" else "rk"
-    detect = kind == "switching" and fld[1][1] != _MATLAB_HTANH
+    detect = kind == "switching" and not jumps(fld)
     h_ref, note = 0.0, ""
     method = _method_args(rk, solver.controller) if phase == "rk" else None
     blk = out.start(si)

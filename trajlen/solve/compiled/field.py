@@ -16,14 +16,24 @@ positions in the registries); ``inp = (exact, table, inv_h, last, omega, gain)``
 
 The model and activation are dispatched at run time from their codes (an if-chain over each
 registry, :mod:`trajlen.solve.compiled.jit`), so one compiled field serves every network.
+
+A second *kind* of field, :class:`NcpsPacked`, is the ncps LTC (:mod:`trajlen.models.ltc_ncps`): its
+synapses sum over every presynaptic unit, so it is no layer of ``φ(uW + b)``. :func:`evaluate`
+picks the kind from the field's type while the kernel is typed, so the loops of :mod:`.explicit` and
+:mod:`.rosenbrock` are compiled once per kind and never copied; the layered kind compiles exactly
+the code it always did.
 """
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from numba import types
+from numba.extending import overload
 
 from ...inputs import circle_point
 from ...models import LayerCoeffs
+from ...models import ltc_ncps as ncps_rules
 from .jit import (
     all_down_of,
     all_up_of,
@@ -35,7 +45,8 @@ from .jit import (
     phi_of,
 )
 
-__all__ = ["FIELD_TYPE", "evaluate", "rhs", "jac_diag"]
+__all__ = ["FIELD_TYPE", "NcpsPacked", "evaluate", "evaluate_layered", "evaluate_ncps", "rhs",
+           "jac_diag"]
 
 _A2 = types.float64[:, ::1]
 _A3 = types.float64[:, :, ::1]
@@ -61,9 +72,31 @@ def _pre(u, W, k_in, b, out):
         out[j] = out[j] + b[j]
 
 
-@njit
+class NcpsPacked(NamedTuple):
+    """The ncps LTC as the kernel takes it: ``arrays = (gleak, vleak, cm, g, mu, sigma, erev,
+    g_sensory, sensory_mu, sensory_sigma, sensory_erev, input_w, input_b, work)`` (``g = w ⊙ mask``
+    (k, k) ``[src, dst]``; sensory (2, k); ``work (2, k)`` scratch) and ``inp`` as in the layered kind."""
+
+    arrays: Any
+    inp: Any
+
+
 def evaluate(t, y, out, fld, jac):
-    """``dx/dt`` (``jac`` False) or the Jacobian's diagonal (``jac`` True) into ``out (N,)``."""
+    """``dx/dt`` (``jac`` False) or the Jacobian's diagonal (``jac`` True) of field ``fld`` (either
+    kind) into ``out (N,)``; compiled code only."""
+    raise NotImplementedError("evaluate runs in compiled code")
+
+
+@overload(evaluate)
+def _evaluate_kind(t, y, out, fld, jac):
+    if getattr(fld, "instance_class", None) is NcpsPacked:
+        return lambda t, y, out, fld, jac: evaluate_ncps(t, y, out, fld, jac)
+    return lambda t, y, out, fld, jac: evaluate_layered(t, y, out, fld, jac)
+
+
+@njit
+def evaluate_layered(t, y, out, fld, jac):
+    """The layered kind: ``dx/dt`` (``jac`` False) or the Jacobian's diagonal into ``out (N,)``."""
     arrays, flags, inp = fld
     W, b, W_r, b_r, inv_tau, A, A_r, work = arrays
     model, act, shared, gate, abs_decay = flags
@@ -110,6 +143,44 @@ def evaluate(t, y, out, fld, jac):
         for j in range(k):
             u[j] = xl[j]
         k_in = k
+
+
+@njit
+def _sensory(G, Nn, u, s, g, mu, sigma, erev):
+    """Add input feature ``s`` (mapped value ``u``)'s synapses to every unit's totals."""
+    for j in range(G.shape[0]):
+        a = ncps_rules.synapse(u, g[s, j], mu[s, j], sigma[s, j])
+        G[j] += a
+        Nn[j] += a * erev[s, j]
+
+
+@njit
+def evaluate_ncps(t, y, out, fld, jac):
+    """The ncps LTC: ``dx/dt`` (``jac`` False) or the Jacobian's diagonal into ``out (k,)``, from
+    :mod:`trajlen.models.ltc_ncps`'s rules (synapse, dsynapse, leak_drive) on scalars."""
+    gleak, vleak, cm, g, mu, sigma, erev, gs, smu, ssig, serev, in_w, in_b, work = fld.arrays
+    inp = fld.inp
+    k = y.shape[0]
+    G, Nn = work[0], work[1]
+    for j in range(k):
+        G[j] = gleak[j]
+        Nn[j] = gleak[j] * vleak[j]
+    u0, u1 = circle_point(t, inp[0], inp[1], inp[2], inp[3], inp[4], inp[5])
+    _sensory(G, Nn, u0 * in_w[0] + in_b[0], 0, gs, smu, ssig, serev)
+    _sensory(G, Nn, u1 * in_w[1] + in_b[1], 1, gs, smu, ssig, serev)
+    for i in range(k):
+        vi = y[i]
+        for j in range(k):
+            a = ncps_rules.synapse(vi, g[i, j], mu[i, j], sigma[i, j])
+            G[j] += a
+            Nn[j] += a * erev[i, j]
+    for j in range(k):
+        leak, drive = ncps_rules.leak_drive(cm[j], G[j], Nn[j])
+        if jac:
+            d = ncps_rules.dsynapse(y[j], g[j, j], mu[j, j], sigma[j, j])
+            out[j] = d * (erev[j, j] - y[j]) / cm[j] - leak
+        else:
+            out[j] = drive - leak * y[j]
 
 
 @njit

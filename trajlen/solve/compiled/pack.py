@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...models import VectorField, has_gate
+from ...models import VectorField, field_for, has_gate
 from ...params import Params
 from ...spec import InputSpec, NetworkSpec
+from .field import NcpsPacked
 from .jit import ACTIVATION_CODES, MODEL_CODES
 
-__all__ = ["pack_field", "codes"]
+__all__ = ["pack_field", "codes", "jumps"]
 
 
 def codes(net: NetworkSpec) -> tuple[int, int]:
@@ -18,8 +19,32 @@ def codes(net: NetworkSpec) -> tuple[int, int]:
     return MODEL_CODES[net.model], ACTIVATION_CODES[net.phi]
 
 
+def _input_args(inp: InputSpec, ci) -> tuple:
+    """The compiled input's arguments ``(exact, table, inv_h, last, omega, gain)``."""
+    exact, table, inv_h, last, omega, gain = ci.args
+    return (exact, np.ascontiguousarray(table, dtype=np.float64), float(inv_h), float(last), omega, gain)
+
+
+def _pack_ncps(net: NetworkSpec, inp: InputSpec, params) -> NcpsPacked:
+    field = field_for(net, inp, params)
+    a = field.arrays
+    c = np.ascontiguousarray
+    arrays = tuple(c(v[0]) for v in (a["gleak"], a["vleak"], a["cm"], field.g, a["mu"], a["sigma"],
+                                     a["erev"], field.g_sensory, a["sensory_mu"], a["sensory_sigma"],
+                                     a["sensory_erev"], a["input_w"], a["input_b"]))
+    return NcpsPacked(arrays + (np.zeros((2, net.width)),), _input_args(inp, field.input))
+
+
+def jumps(fld) -> bool:
+    """Does the field's RHS jump (MATLAB's layer-wise Htanh), so that RK45+ros23w must stay RK45?"""
+    return not isinstance(fld, NcpsPacked) and fld[1][1] == ACTIVATION_CODES["hardtanh_matlab"]
+
+
 def pack_field(net: NetworkSpec, inp: InputSpec, params: Params) -> tuple:
-    """The field tuple ``(arrays, flags, inp)`` of :mod:`trajlen.solve.compiled.field`."""
+    """The field tuple ``(arrays, flags, inp)`` of :mod:`trajlen.solve.compiled.field`, or an
+    :class:`~trajlen.solve.compiled.field.NcpsPacked` for the ncps LTC."""
+    if net.model == "ltc_ncps":
+        return _pack_ncps(net, inp, params)
     field = VectorField.from_params(net, inp, params)
     a = field.arrays
     n, k = net.depth, net.width
@@ -31,6 +56,4 @@ def pack_field(net: NetworkSpec, inp: InputSpec, params: Params) -> tuple:
     if arrays[1].shape != (n, k):
         raise ValueError(f"parameters of shape {arrays[1].shape} for a network of depth {n}, width {k}")
     flags = (*codes(net), net.recurrence == "shared", has_gate(net), net.ltc_decay == "abs")
-    exact, table, inv_h, last, omega, gain = field.input.args
-    inp_args = (exact, c(table, dtype=np.float64), float(inv_h), float(last), omega, gain)
-    return arrays, flags, inp_args
+    return arrays, flags, _input_args(inp, field.input)
