@@ -16,11 +16,10 @@ import pandas as pd
 
 from trajlen import plotting
 from trajlen.spec import SEMANTICS
-from trajlen.stats import paired_ratio
 from trajlen.study import Study
 
 from ._draw import caption, stem
-from ._tables import sample_table, summary_table
+from ._tables import paired_table, sample_table, summary_table
 
 _P = {**SEMANTICS["paper"]["network"], "input_kind": SEMANTICS["paper"]["input"]["kind"],
       **SEMANTICS["paper"]["solver"]}
@@ -64,20 +63,18 @@ def advantage(samples: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     """The LTC's advantage per activation and step: the ratio of median lengths (``ltc_over_node``,
     ``ltc_over_ctrnn``) and, since every step and model integrates the same random networks, the
     paired per-network ratio's median with its 95 % interval and Wilcoxon p
-    (:func:`trajlen.stats.paired_ratio`; columns ``*_paired``, ``*_low``, ``*_high``, ``*_p``)."""
+    (:func:`studies._tables.paired_table`; columns ``*_paired``, ``*_low``, ``*_high``, ``*_p``)."""
+    keys = ["activation", "step_index", "step"]
+    paired = paired_table(samples, keys, y="length").set_index([*keys, "ratio"])
     out = []
-    for (act, idx, step), g in summary.groupby(["activation", "step_index", "step"], sort=True):
+    for (act, idx, step), g in summary.groupby(keys, sort=True):
         med = dict(zip(g["model"], g["length_median"]))
         rec = {"activation": act, "step_index": idx, "step": step}
-        d = samples[(samples["activation"] == act) & (samples["step_index"] == idx)]
-        ltc = d[d["model"] == "ltc"].set_index("sample")["length"]
         for other in ("node", "ctrnn"):
             rec[f"ltc_over_{other}"] = med.get("ltc", np.nan) / med.get(other, np.nan)
-            ref = d[d["model"] == other].set_index("sample")["length"]
-            both = ltc.index.intersection(ref.index)
-            r = paired_ratio(ltc.loc[both], ref.loc[both])
-            rec.update({f"ltc_over_{other}_paired": r.ratio.median, f"ltc_over_{other}_low": r.ratio.low,
-                        f"ltc_over_{other}_high": r.ratio.high, f"ltc_over_{other}_p": r.p_wilcoxon})
+            r = paired.loc[(act, idx, step, f"ltc/{other}")]
+            rec.update({f"ltc_over_{other}_paired": r["ratio_median"], f"ltc_over_{other}_low": r["ratio_lo"],
+                        f"ltc_over_{other}_high": r["ratio_hi"], f"ltc_over_{other}_p": r["p_wilcoxon"]})
         out.append(rec)
     return pd.DataFrame(out)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from trajlen import plotting
-from trajlen.stats import median_ci, paired_ratio
+from trajlen.stats import median_ci
 from trajlen.study import Study
 
 from ._draw import caption, stem, task_of
@@ -109,7 +109,7 @@ def markdown(cmp: pd.DataFrame, semantics: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-#: the paired comparisons of one activation's models (numerator, denominator)
+#: the paired comparisons of one activation's models (numerator, denominator), in the table's order
 PAIRS = [("ltc", "ctrnn"), ("ltc", "node"), ("ctrnn", "node")]
 
 
@@ -117,24 +117,25 @@ def intervals(samples: pd.DataFrame) -> pd.DataFrame:
     """Per activation: each model's median L and length with its 95 % order-statistic interval
     (:func:`trajlen.stats.median_ci`), and the paired ratios of :data:`PAIRS` — sample ``i`` of every
     model is the same random draw (common random numbers), so the median per-network ratio with its
-    interval and a Wilcoxon signed-rank p (:func:`trajlen.stats.paired_ratio`). One row per
+    interval and a Wilcoxon signed-rank p (:func:`studies._tables.paired_table`). One row per
     (activation, quantity, what): ``what`` is a model or ``"a / b"``."""
     out = []
+    paired = {q: paired_table(samples, ["activation"], y=q) for q in ("L", "length")}
     for act in [a for a in ACTIVATIONS if a in set(samples["activation"])]:
         g = samples[samples["activation"] == act]
-        by = {m: g[g["model"] == m].set_index("sample") for m in MODELS if (g["model"] == m).any()}
         for q in ("L", "length"):
-            for m, t in by.items():
-                ci = median_ci(t[q])
+            for m in [m for m in MODELS if (g["model"] == m).any()]:
+                ci = median_ci(g.loc[g["model"] == m, q])
                 out.append({"activation": act, "quantity": q, "what": m, "estimate": ci.median,
                             "low": ci.low, "high": ci.high, "n": ci.n, "p_wilcoxon": np.nan})
+            pq = paired[q]
             for a, b in PAIRS:
-                if a in by and b in by:
-                    both = by[a].index.intersection(by[b].index)
-                    r = paired_ratio(by[a].loc[both, q], by[b].loc[both, q])
+                hit = pq[(pq["activation"] == act) & (pq["ratio"] == f"{a}/{b}")] if len(pq) else pq
+                for _, r in hit.iterrows():
                     out.append({"activation": act, "quantity": q, "what": f"{a} / {b}",
-                                "estimate": r.ratio.median, "low": r.ratio.low, "high": r.ratio.high,
-                                "n": r.n, "p_wilcoxon": r.p_wilcoxon})
+                                "estimate": r["ratio_median"], "low": r["ratio_lo"],
+                                "high": r["ratio_hi"], "n": int(r["n_pairs"]),
+                                "p_wilcoxon": r["p_wilcoxon"]})
     return pd.DataFrame(out)
 
 

@@ -256,7 +256,7 @@ def test_table2_intervals_pair_the_same_networks():
     ratio 2 with a zero-width interval even though the unpaired medians' intervals overlap widely."""
     rng = np.random.default_rng(0)
     base = rng.lognormal(0.0, 1.0, 40)
-    rows = [{"activation": "tanh", "model": m, "sample": i, "L": f * b, "length": f * b + 1.0}
+    rows = [{"activation": "tanh", "model": m, "sample": i, "status": "ok", "L": f * b, "length": f * b + 1.0}
             for m, f in (("node", 1.0), ("ctrnn", 3.0), ("ltc", 6.0)) for i, b in enumerate(base)]
     samples = pd.DataFrame(rows).sample(frac=1.0, random_state=1)   # order must not matter
     iv = table2.intervals(samples).set_index(["quantity", "what"])
