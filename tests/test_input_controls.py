@@ -23,14 +23,7 @@ BACKENDS = ("numba", "scipy", "torch")
 TWO_PI = 2.0 * math.pi
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Two shared cores: torch's default thread pool only oversubscribes them."""
-    torch = pytest.importorskip("torch")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _solve(backend, semantics="reference", sample=0, params=None, **kw):

@@ -20,13 +20,7 @@ from trajlen.summary import format_summary, summarize
 BACKENDS = ("numba", "scipy", "torch")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    torch = pytest.importorskip("torch")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_perturbations_are_seeded_relative_and_of_round_off_size():
