@@ -20,6 +20,7 @@ from trajlen.study import Study
 
 from ._draw import caption, stem
 from ._tables import paired_table, sample_table, summary_table
+from .table2 import SETTING
 
 _P = {**SEMANTICS["paper"]["network"], "input_kind": SEMANTICS["paper"]["input"]["kind"],
       **SEMANTICS["paper"]["solver"]}
@@ -117,8 +118,7 @@ STUDY = Study(
     name="ablation",
     title="Ablation: reference → paper semantics, one switch at a time (Table 2 setting)",
     grid={"model": ["node", "ctrnn", "ltc"], "activation": ["tanh", "sigmoid", "relu", "hardtanh"],
-          "width": [100], "depth": [1], "sigma_w2": [2.0], "sigma_b2": [1.0], "method": ["RK45"],
-          "rtol": [1e-2], "atol": [1e-4]},
+          **SETTING},
     samples=100,
     draw=draw,
     points=POINTS,

@@ -38,6 +38,7 @@ from trajlen.stats import median_ci, paired_ratio
 from trajlen.study import Study
 
 from ._draw import stem
+from .table2 import SETTING
 
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "hardtanh"]
 MODELS = ["node", "ctrnn", "ltc"]
@@ -215,8 +216,7 @@ def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
 STUDY = Study(
     name="input_attribution",
     title="Input attribution: length with the input, with it off, from x(0) = 0 and on the steady orbit",
-    grid={"model": MODELS, "activation": ACTIVATIONS, "width": [100], "depth": [1],
-          "sigma_w2": [2.0], "sigma_b2": [1.0], "method": ["RK45"], "rtol": [1e-2], "atol": [1e-4],
+    grid={"model": MODELS, "activation": ACTIVATIONS, **SETTING,
           "input_kind": [None, "off"], "transient": TRANSIENTS},
     samples=100,
     draw=draw,

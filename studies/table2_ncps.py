@@ -22,6 +22,7 @@ from trajlen import plotting
 from trajlen.study import Study
 
 from ._draw import sample_table, stem, summary_table
+from .table2 import SETTING
 
 MODELS = ["node", "ctrnn", "ltc", "ltc_ncps", "cfc"]
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "hardtanh", "lecun_tanh"]
@@ -109,8 +110,7 @@ def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
 STUDY = Study(
     name="table2_ncps",
     title="ncps LTC and CfC beside the paper's three models at Table 2's setting (k=100, 1 layer)",
-    grid={"model": MODELS, "activation": ACTIVATIONS, "width": [100], "depth": [1],
-          "sigma_w2": [2.0], "sigma_b2": [1.0], "method": ["RK45"], "rtol": [1e-2], "atol": [1e-4]},
+    grid={"model": MODELS, "activation": ACTIVATIONS, **SETTING},
     samples=100,
     draw=draw,
     quick_samples=2,
