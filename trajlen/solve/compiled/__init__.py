@@ -279,10 +279,15 @@ def jac_diag_one(net: NetworkSpec, inp: InputSpec, params: Params, t: float,
 
 def warm_up(methods: Sequence[str]) -> None:
     """Compile (or load) the kernels ``methods`` need, on a two-unit network: the driver of a sweep
-    calls it before its workers start, so they load the kernels instead of each compiling them."""
+    calls it before its workers start, so they load the kernels instead of each compiling them.
+    A switching method warms ros23w's kernel too: on this small network its stiffness test would not
+    fire, and each worker would compile ros23w on its first stiff network."""
     from ...params import sample_params
 
-    for m in dict.fromkeys(methods):
+    wanted = []
+    for m in methods:
+        wanted += [m, "ros23w"] if METHODS[m].kind == "switching" else [m]
+    for m in dict.fromkeys(wanted):
         if "numba" not in METHODS[m].backends:
             continue
         net = NetworkSpec(model="ltc", activation="tanh", width=2, semantics="paper")

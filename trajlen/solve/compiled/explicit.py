@@ -184,7 +184,7 @@ def _attempt(fld, method, control, t, h_abs, h, done, y, K, work):
             done = False
 
 
-@njit
+@njit(entry=True)
 def explicit_run(fld, method, control, sf, si, y, K, out):
     """Continue a solve from ``t = sf[T]``, ``y``, ``K[0] = f(t, y)``, ``h_abs = sf[H_ABS]`` until it
     ends (OK), fails (a status code), fills ``out`` (PAUSE), or its stiffness test fires (STIFF). The

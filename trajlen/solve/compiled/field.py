@@ -183,13 +183,13 @@ def evaluate_ncps(t, y, out, fld, jac):
             out[j] = drive - leak * y[j]
 
 
-@njit
+@njit(entry=True)
 def rhs(t, y, out, fld):
     """``dx/dt`` of one network at time ``t`` and state ``y (N,)`` into ``out (N,)``."""
     evaluate(t, y, out, fld, False)
 
 
-@njit
+@njit(entry=True)
 def jac_diag(t, y, out, fld):
     """The diagonal of ``∂(dx/dt)/∂x`` (what ros23w's W-matrix uses) into ``out (N,)``."""
     evaluate(t, y, out, fld, True)

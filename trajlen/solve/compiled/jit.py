@@ -61,13 +61,18 @@ def _numba_cache_dir(path: Path):
         numba.config.CACHE_DIR = old
 
 
-def njit(fn=None, signature=None, **options):
-    """``numba.njit`` with numpy's error model and an on-disk cache in :data:`CACHE`; without a
-    writable cache folder, compile in memory. ``signature`` compiles eagerly (first-class functions)."""
+def njit(fn=None, signature=None, *, entry: bool = False, **options):
+    """``numba.njit`` with numpy's error model. An ``entry`` point (a function Python calls: the
+    kernels' loops, ``rhs``, ``jac_diag``) is cached on disk in :data:`CACHE` (in memory without a
+    writable cache folder); the functions it calls are not, because their code is linked into every
+    entry point's own cache entry and caching each of them again cost 13 % of the kernel's compile
+    (BENCHMARKS.md). ``signature`` compiles eagerly (first-class functions)."""
     if fn is None:
-        return lambda f: njit(f, signature, **options)
+        return lambda f: njit(f, signature, entry=entry, **options)
     options.setdefault("error_model", "numpy")
     args = (signature,) if signature is not None else ()
+    if not entry:
+        return numba.njit(*args, **options)(fn)
     try:
         CACHE.mkdir(parents=True, exist_ok=True)
         with _numba_cache_dir(CACHE):

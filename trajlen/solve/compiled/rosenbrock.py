@@ -160,7 +160,7 @@ def _hermite(Qs, y, y_new, F0, F2, h):
         Qs[j, 2] = F0[j] + F2[j] - 2.0 * slope
 
 
-@njit
+@njit(entry=True)
 def ros_run(fld, control, sf, si, y, F0, out):
     """Continue a solve from ``t = sf[T]``, ``y``, ``F0 = f(t, y)``, ``h_abs = sf[H_ABS]`` with
     ros23w until it ends (OK), fails, fills ``out`` (PAUSE) or — with ``h_ref = control[5] > 0``, the
