@@ -37,7 +37,7 @@ from trajlen import plotting
 from trajlen.stats import median_ci, paired_ratio
 from trajlen.study import Study
 
-from ._draw import stem
+from ._draw import caption, stem
 from .table2 import SETTING
 
 ACTIVATIONS = ["tanh", "sigmoid", "relu", "hardtanh"]
@@ -174,7 +174,7 @@ def verdict(table: pd.DataFrame, semantics: str) -> str:
     return f"\nVerdict ({semantics}):\n" + "\n".join(lines)
 
 
-def _figure(table: pd.DataFrame, semantics: str, s: Path) -> list[Path]:
+def _figure(table: pd.DataFrame, rows: pd.DataFrame, semantics: str, s: Path) -> list[Path]:
     plotting.style()
     fig, axes = plotting.plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
     for ax, window in zip(axes, ("from x(0) = 0", "steady orbit")):
@@ -197,6 +197,12 @@ def _figure(table: pd.DataFrame, semantics: str, s: Path) -> list[Path]:
         ax.set_title(f"{window} [{semantics}, n = {n} pairs]", fontsize="small")
     axes[0].set_ylabel("input share of the length (%)\nmedian of (with − off)/with, 95 % CI")
     axes[1].legend(fontsize="x-small")
+    # the caption reads the configuration from the rows themselves (Table 2's setting); n counts
+    # each network once per condition
+    plotting.suptitle(fig, caption("Input attribution: the input's share of the length, "
+                                   "1 − length(off)/length(on) on the same networks", rows, semantics,
+                                   ["activation", "input_kind", "transient", "input_dt", "n_samples"],
+                                   unit="cell and condition"))
     fig.tight_layout()
     return plotting.save(fig, s)
 
@@ -210,7 +216,7 @@ def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
     md = Path(f"{s}.md")
     md.write_text(markdown(table, semantics))
     files.append(md)
-    return files + _figure(table, semantics, s)
+    return files + _figure(table, rows, semantics, s)
 
 
 STUDY = Study(

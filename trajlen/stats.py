@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["MedianCI", "median_ci", "PairedRatio", "paired_ratio", "mean_is_carried", "LEVEL"]
 
@@ -48,6 +47,10 @@ def median_ci(x, level: float = LEVEL) -> MedianCI:
     if len(x) == 0:
         return MedianCI(math.nan, math.nan, math.nan, 0)
     med = float(np.median(x))
+    # scipy.stats is imported here, not with the module: it costs ~1 s, and a sweep's driver
+    # imports this module whether or not it prints a summary
+    from scipy import stats
+
     ci = stats.quantile_test(x, q=med, p=0.5).confidence_interval(level)
     return MedianCI(med, float(ci.low), float(ci.high), len(x))
 
@@ -78,6 +81,8 @@ def paired_ratio(a, b, level: float = LEVEL) -> PairedRatio:
                      math.exp(m.high) if math.isfinite(m.high) else math.nan, m.n)
     p = math.nan
     if m.n >= 2 and np.any(r != 0):
+        from scipy import stats
+
         p = float(stats.wilcoxon(r).pvalue)
     return PairedRatio(ratio, p, int(m.n))
 
