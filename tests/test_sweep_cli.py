@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -54,6 +56,21 @@ def test_sweep_rows_jobs1_equal_jobs2_and_resume(tmp_path):
     assert len(after) == 12
     pd.testing.assert_frame_equal(_cols(after[after.task_id.isin(a.task_id)]), _cols(a))
     assert set(before) <= {p.name for p in (tmp_path / "a" / "shards").iterdir()}
+
+
+def test_cli_stops_its_worker_processes_before_returning(tmp_path):
+    """The CLI does not leave loky's workers for interpreter exit to join (serial wall time)."""
+    psutil = pytest.importorskip("psutil")
+    from joblib.externals.loky import reusable_executor
+
+    assert main(SMALL + ["--jobs", "2", "--chunk-size", "2", "--out", str(tmp_path / "s")]) == 0
+    ex = reusable_executor._executor
+    assert ex is not None   # the sweep did run on local workers
+    pids = list(ex._processes)
+    assert len(pids) == 2
+    time.sleep(1.0)
+    alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    assert alive == []
 
 
 def test_rows_record_everything_needed(tmp_path):

@@ -88,7 +88,9 @@ def _compile_first(tasks: Sequence[Task], notify: Callable[[str], None] | None) 
         return
     from .solve import compiled
 
-    if not compiled.kernel_cached(methods) and notify is not None:
+    if compiled.kernel_cached(methods):
+        return  # each worker loads it on its first network; loading it here first would be serial time
+    if notify is not None:
         notify(f"compiling the solver kernel for this machine (once, ~{COMPILE_ESTIMATE_S} s; "
                f"cached in {compiled.CACHE})")
     compiled.warm_up(methods)

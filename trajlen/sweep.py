@@ -400,7 +400,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(), cli.clean_signals():
             warnings.showwarning = cli.show_warning
-            tasks, res = _sweep(args, argv, given)
+            try:
+                tasks, res = _sweep(args, argv, given)
+            finally:
+                X.release_local_workers()
     except SpecError as e:
         _discard(args.out, existed)
         print(f"{prog}: error: {cli.one_line(e)}", file=sys.stderr)
