@@ -104,6 +104,13 @@ def caption(title: str, samples: pd.DataFrame, semantics: str, vary: Sequence[st
     failed = int((nets["status"] != "ok").sum()) if "status" in nets.columns else 0
     fail = f" ({failed} of {len(nets)} solves failed, left out)" if failed else ""
     sem = SEMANTICS_TEXT.get(semantics, semantics)
+    rules = set(samples["controller"]) if "controller" in samples.columns else set()
+    if rules and rules != {"matlab" if semantics == "reference" else "scipy"}:
+        # the runs' own step rules where they are not the semantics' (Fig 3A's scipy solvers, the
+        # ablation's switch to scipy's rules)
+        said = "ode45 step rules" if semantics == "reference" else "scipy step rules"
+        now = {"scipy": "scipy step rules", "matlab": "ode45 step rules"}
+        sem = sem.replace(said, " / ".join(now.get(r, r) for r in sorted(rules)) + " (this study's)")
     if set(samples.get("model", [])) == {"mlp"}:
         sem = sem.split(";")[0] + ("; true clip)" if semantics == "paper" else ")")
     return [title, sem,

@@ -10,7 +10,7 @@ STUDY = Study(
     grid={"model": ["node", "ctrnn", "ltc"], "activation": ["tanh"],
           "sigma_w2": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]},
     samples=100,
-    draw=boxes("fig3c", "sigma_w2", "σ_w² (label; a std under the reference semantics)",
+    draw=boxes("fig3c", "sigma_w2", "σ_w² (paper: the variance; reference: the std)",
                numeric=True, logx=True, title="Fig 3C: length vs weight scale σ_w²"),
     quick_grid={"width": [10], "sigma_w2": [1.0, 32.0]},
     notes="The paper does not name Fig 3C's activation; tanh is used. 16 and 32 are the supplement's.",
