@@ -34,7 +34,7 @@ __all__ = ["run_sweep", "SweepResult", "dead_row", "n_jobs", "check_int", "COMPI
 
 #: CPU seconds a first use of the compiled kernel takes to build it (BENCHMARKS.md, "Kernel compile
 #: time"); what the one-time notice says.
-COMPILE_ESTIMATE_S = 20
+COMPILE_ESTIMATE_S = 25
 
 
 @dataclass
