@@ -287,3 +287,19 @@ def test_figures_index_lists_every_figure_with_its_verdict():
     stems = [p.with_suffix("").as_posix() for p in pngs]
     unused = [k for k in index.VERDICTS if not any(s == k or s.startswith(k + "_") for s in stems)]
     assert not unused, f"verdicts without a figure: {unused}"
+
+
+def test_numeric_ticks_round_only_labels_that_would_touch():
+    """Exact grid values as tick labels; two long labels a factor < 2.5 apart (the input steps
+    0.0997 and 0.2027) are rounded to two significant figures, short ones (widths) never."""
+    from trajlen import plotting
+
+    fig, ax = plotting.plt.subplots()
+    try:
+        ax.set_xscale("log")
+        plotting.numeric_ticks(ax, [0.2027, 0.001, 0.0997, 0.01, 0.02])
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["0.001", "0.01", "0.02", "0.1", "0.2"]
+        plotting.numeric_ticks(ax, [10, 25, 50, 100, 150, 200])
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["10", "25", "50", "100", "150", "200"]
+    finally:
+        plotting.plt.close(fig)

@@ -109,10 +109,17 @@ def _hue_order(df: pd.DataFrame) -> list[str]:
 
 def numeric_ticks(ax: plt.Axes, values: Sequence, axis: str = "x") -> None:
     """Ticks at exactly the grid values, written plainly (10, 25, 50, …; 1, 2, 3 for layers) — on a
-    log axis too, where matplotlib would otherwise print only powers of ten."""
+    log axis too, where matplotlib would otherwise print only powers of ten. Where two long labels
+    would touch (0.0997 next to 0.2027), every label is rounded to two significant figures."""
     values = sorted(set(values))
     a = ax.xaxis if axis == "x" else ax.yaxis
-    (ax.set_xticks if axis == "x" else ax.set_yticks)(values, [value_text(v) for v in values])
+    labels = [value_text(v) for v in values]
+    crowded = any(len(a_) + len(b_) >= 10 and 0 < u < v < 2.5 * u
+                  for a_, b_, u, v in zip(labels, labels[1:], values, values[1:]))
+    short = [f"{v:.2g}" for v in values]
+    if crowded and len(set(short)) == len(short):
+        labels = short   # long labels a factor < 2.5 apart touch: 2 digits (the tables are exact)
+    (ax.set_xticks if axis == "x" else ax.set_yticks)(values, labels)
     a.set_minor_locator(NullLocator())
 
 
