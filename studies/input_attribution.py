@@ -176,7 +176,7 @@ def verdict(table: pd.DataFrame, semantics: str) -> str:
 
 def _figure(table: pd.DataFrame, rows: pd.DataFrame, semantics: str, s: Path) -> list[Path]:
     plotting.style()
-    fig, axes = plotting.plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    fig, axes = plotting.plt.subplots(1, 2, figsize=(12.5, 3.6), sharey=True)
     for ax, window in zip(axes, ("from x(0) = 0", "steady orbit")):
         t = table[table["window"] == window]
         for j, m in enumerate(MODELS):
@@ -196,7 +196,7 @@ def _figure(table: pd.DataFrame, rows: pd.DataFrame, semantics: str, s: Path) ->
         n = int(t["n_pairs"].max()) if len(t) else 0
         ax.set_title(f"{window} [{semantics}, n = {n} pairs]", fontsize="small")
     axes[0].set_ylabel("input share of the length (%)\nmedian of (with − off)/with, 95 % CI")
-    axes[1].legend(fontsize="x-small")
+    plotting.outside_legend(axes[1])
     # the caption reads the configuration from the rows themselves (Table 2's setting); n counts
     # each network once per condition
     plotting.suptitle(fig, caption("Input attribution: the input's share of the length, "
