@@ -37,13 +37,19 @@ from trajlen.trajectory import Trajectory
 from ._tables import growth_table, paired_table, sample_table, summary_table, trend_table
 
 __all__ = ["sample_table", "summary_table", "boxes", "latent", "trajectory_of", "task_of", "stem",
-           "caption", "write_tables", "SEMANTICS_TEXT"]
+           "caption", "write_tables", "summary_files", "SEMANTICS_TEXT"]
 
 MAX_CURVE_POINTS = 3000
+#: What each semantics means for the weights; the step rules are added from the rows' own controller.
+_WEIGHTS_TEXT = {
+    "reference": "reference semantics (the authors' code: weight std = the σ_w² label, no 1/k",
+    "paper": "paper semantics (the paper's text: weights N(0, σ_w²/k)",
+}
+_RULES_TEXT = {"matlab": "ode45 step rules", "scipy": "scipy step rules"}
+#: Each semantics with its own step rules (the caption of a study that keeps them).
 SEMANTICS_TEXT = {
-    "reference": "reference semantics (the authors' code: weight std = the σ_w² label, no 1/k; "
-                 "ode45 step rules)",
-    "paper": "paper semantics (the paper's text: weights N(0, σ_w²/k); scipy step rules)",
+    "reference": f"{_WEIGHTS_TEXT['reference']}; {_RULES_TEXT['matlab']})",
+    "paper": f"{_WEIGHTS_TEXT['paper']}; {_RULES_TEXT['scipy']})",
 }
 _AXIS_NAMES = {"width": "width k", "sigma_w2": "σ_w²", "layer": "layer", "depth": "depth"}
 
@@ -105,12 +111,12 @@ def caption(title: str, samples: pd.DataFrame, semantics: str, vary: Sequence[st
     fail = f" ({failed} of {len(nets)} solves failed, left out)" if failed else ""
     sem = SEMANTICS_TEXT.get(semantics, semantics)
     rules = set(samples["controller"]) if "controller" in samples.columns else set()
-    if rules and rules != {"matlab" if semantics == "reference" else "scipy"}:
+    own = {"matlab" if semantics == "reference" else "scipy"}
+    if semantics in _WEIGHTS_TEXT and rules and rules != own:
         # the runs' own step rules where they are not the semantics' (Fig 3A's scipy solvers, the
         # ablation's switch to scipy's rules)
-        said = "ode45 step rules" if semantics == "reference" else "scipy step rules"
-        now = {"scipy": "scipy step rules", "matlab": "ode45 step rules"}
-        sem = sem.replace(said, " / ".join(now.get(r, r) for r in sorted(rules)) + " (this study's)")
+        sem = (f"{_WEIGHTS_TEXT[semantics]}; "
+               + " / ".join(_RULES_TEXT.get(r, r) for r in sorted(rules)) + " (this study's))")
     if set(samples.get("model", [])) == {"mlp"}:
         sem = sem.split(";")[0] + ("; true clip)" if semantics == "paper" else ")")
     return [title, sem,
@@ -133,6 +139,20 @@ def write_tables(samples: pd.DataFrame, s: Path, by: Sequence[str], *, per_layer
         rest = [c for c in others if c != trend_x]
         files.append(plotting.write_table(trend_table(samples, trend_x, rest), Path(f"{s}_trend.csv")))
     return files
+
+
+def summary_files(rows: pd.DataFrame, s: Path, by: Sequence[str], semantics: str,
+                  markdown: Callable[[pd.DataFrame, str], str]) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                      list[Path]]:
+    """The per-network table, its summary over ``by`` and the summary's markdown ``<s>.md``
+    (``markdown(summary, semantics)``), written; returns ``(samples, summary, files)``."""
+    samples = sample_table(rows)
+    summary = summary_table(samples, by)
+    files = [plotting.write_table(samples, s.with_suffix(".csv")),
+             plotting.write_table(summary, Path(f"{s}_summary.csv"))]
+    md = Path(f"{s}.md")
+    md.write_text(markdown(summary, semantics))
+    return samples, summary, [*files, md]
 
 
 def _length_axes(samples: pd.DataFrame, x: str, xlabel: str, *, numeric: bool, logx: bool,

@@ -18,7 +18,7 @@ import pandas as pd
 from trajlen import plotting
 from trajlen.study import Study
 
-from ._draw import sample_table, stem, summary_table
+from ._draw import stem, summary_files
 from .supp_input_step import N_SAMPLES
 
 
@@ -43,13 +43,7 @@ def markdown(summary: pd.DataFrame, semantics: str) -> str:
 
 def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
     s = stem(outdir, "supp_input_step_cfc", semantics)
-    samples = sample_table(rows)
-    summary = summary_table(samples, ["model", "n_samples"])
-    files = [plotting.write_table(samples, s.with_suffix(".csv")),
-             plotting.write_table(summary, Path(f"{s}_summary.csv"))]
-    md = Path(f"{s}.md")
-    md.write_text(markdown(summary, semantics))
-    files.append(md)
+    samples, summary, files = summary_files(rows, s, ["model", "n_samples"], semantics, markdown)
     plotting.style()
     fig, ax = plotting.plt.subplots(figsize=(8, 3.8))
     order = sorted(samples["n_samples"].unique())

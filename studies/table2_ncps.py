@@ -21,7 +21,7 @@ import pandas as pd
 from trajlen import plotting
 from trajlen.study import Study
 
-from ._draw import sample_table, stem, summary_table
+from ._draw import stem, summary_files
 from .table2 import SETTING
 
 MODELS = ["node", "ctrnn", "ltc", "ltc_ncps", "cfc"]
@@ -87,13 +87,7 @@ def _pairs_panel(ax, samples: pd.DataFrame, y: str, ylabel: str) -> None:
 
 def draw(rows: pd.DataFrame, outdir: Path, semantics: str) -> list[Path]:
     s = stem(outdir, "table2_ncps", semantics)
-    samples = sample_table(rows)
-    summary = summary_table(samples, ["activation", "model"])
-    files = [plotting.write_table(samples, s.with_suffix(".csv")),
-             plotting.write_table(summary, Path(f"{s}_summary.csv"))]
-    md = Path(f"{s}.md")
-    md.write_text(markdown(summary, semantics))
-    files.append(md)
+    samples, summary, files = summary_files(rows, s, ["activation", "model"], semantics, markdown)
     plotting.style()
     fig, (ax, ax2) = plotting.plt.subplots(2, 1, figsize=(12, 7.5))
     n = int(samples.groupby(["activation", "model"]).size().max())
