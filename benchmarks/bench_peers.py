@@ -144,38 +144,15 @@ def run_torch(net, ps, inp):
 
 
 def run_torchode(net, ps, inp):
-    import torch
-    import torchode as to
+    from bench_solvers import _torchode  # imports torch: only when this peer runs
 
-    field = VectorField.from_params(net, inp, ps, xp=torch, dtype=torch.float64)
-    b = len(ps)
-    term = to.ODETerm(field)
-    solver = to.AutoDiffAdjoint(to.Dopri5(term=term),
-                                to.IntegralController(atol=ATOL, rtol=RTOL, term=term))
-    with torch.inference_mode():
-        sol = solver.solve(to.InitialValueProblem(
-            y0=torch.zeros(b, net.n_state, dtype=torch.float64),
-            t_start=torch.zeros(b, dtype=torch.float64),
-            t_end=torch.full((b,), inp.t_end, dtype=torch.float64)))
-    return int(sol.stats["n_f_evals"].sum())
+    return _torchode([(net, p) for p in ps], inp)
 
 
 def run_torchdiffeq(net, ps, inp):
-    import torch
-    from torchdiffeq import odeint
+    from bench_solvers import _torchdiffeq
 
-    field = VectorField.from_params(net, inp, ps, xp=torch, dtype=torch.float64)
-    b, calls = len(ps), [0]
-
-    def f(t, y):
-        calls[0] += 1
-        return field(t.expand(b).to(torch.float64), y)
-
-    with torch.inference_mode():
-        odeint(f, torch.zeros(b, net.n_state, dtype=torch.float64),
-               torch.tensor([0.0, inp.t_end], dtype=torch.float64), method="dopri5", rtol=RTOL,
-               atol=ATOL)
-    return calls[0] * b
+    return _torchdiffeq([(net, p) for p in ps], inp)
 
 
 _DIFFRAX: dict = {}
