@@ -64,10 +64,15 @@ def test_a_well_conditioned_network_does_not_spread(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_chaotic_network_spreads(backend):
     """A reference hard-tanh LTC whose accept/reject decisions hang on round-off at rtol 1e-2 (found
-    by a scan of 12 samples at width 20): 1e-15 changes its length by about 1 %."""
+    by a scan of 12 samples at width 20): 1e-15 changes its length by about 1 %. Whether its step
+    count moves too depends on the CPU's rounding (torch on an AVX-512 Xeon: length spread 1.2 %, L
+    spread 0; on the AMD EPYC machines both moved), so only the numba kernel, which rounds alike on
+    both, is held to a moving L."""
     row = _row(backend, "ltc", 20, 10)
     assert row["status"] == "ok"
-    assert row["length_spread"] > 1e-3 and row["L_spread"] > 0
+    assert row["length_spread"] > 1e-3 and row["L_spread"] >= 0
+    if backend == "numba":
+        assert row["L_spread"] > 0
 
 
 def test_the_authors_chaotic_network_spreads(octave_dir):
