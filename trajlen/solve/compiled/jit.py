@@ -1,11 +1,12 @@
 """The compiled backend's compiler settings: an on-disk cache that follows the sources, numpy's error
 model, and the dispatch from an activation or model *code* to that registry entry's own functions.
 
-Dispatch happens at compile time: a kernel specialised for ``(model, activation)`` (their positions in
-the registries, passed as literal constants) contains only those two entries' rules, so a job compiles
-what it uses and a new activation or model needs no kernel edit — one file plus one registry line.
-The selectors (:func:`phi_of`, :func:`leak_drive_of`, …) are numba overloads that look the function up
-in the registry while the kernel is typed.
+The selectors (:func:`phi_of`, :func:`leak_drive_of`, …) are numba overloads that look the functions
+up in the registry while the kernel is typed: with a run-time code (what the field passes, so one
+compiled kernel serves every network) they compile to an if-chain over every entry; with a literal
+constant, to that one entry's rule. Either way a new activation or model needs no kernel edit — one
+file plus one registry line. (One kernel per literal (model, activation) pair compiled slower for a
+job that mixes them: BENCHMARKS.md, "Kernel compile time".)
 """
 
 from __future__ import annotations
