@@ -102,3 +102,30 @@ def test_the_summary_shows_and_flags_the_spread():
     assert "0.3 / 0 !" in wild and "exceeds rtol" in wild
     plain = _table(np.nan).drop(columns=["length_spread", "L_spread"])
     assert "spread" not in format_summary(summarize(plain))
+
+
+@pytest.mark.parametrize("backend", ["numba", "scipy"])
+def test_one_trajectory_in_memory_at_a_time(backend, monkeypatch):
+    """Under --perturb a network's solves are measured and dropped one after another: when a solve
+    starts, no earlier trajectory is alive (two would double a deep network's peak memory), and the
+    rows are those of the plain run."""
+    import weakref
+
+    from trajlen import pipeline
+
+    want = _row(backend, "ltc", 6, 0, perturb=2)
+    alive: list[weakref.ref] = []
+    overlaps = []
+    solve = pipeline.trajectory_for
+
+    def tracked(task, params=None):
+        overlaps.append(sum(r() is not None for r in alive))
+        traj = solve(task, params)
+        alive.append(weakref.ref(traj))
+        return traj
+
+    monkeypatch.setattr(pipeline, "trajectory_for", tracked)
+    got = _row(backend, "ltc", 6, 0, perturb=2)
+    assert len(overlaps) == 3 and overlaps == [0, 0, 0]
+    keys = ("length", "L", "length_spread", "L_spread", "n_accepted", "nfev")
+    assert {k: got[k] for k in keys} == {k: want[k] for k in keys}

@@ -266,9 +266,9 @@ def _solve(task: Task, params: Params) -> Trajectory:
         return _crashed(e)
 
 
-def _with_spread(task: Task, row: dict, others: Sequence[Trajectory]) -> dict:
-    """``row`` with the perturbation spreads over it and the perturbed solves ``others``."""
-    cols, note = spread_columns(row, [measure(task, tr, 0.0) for tr in others])
+def _with_spread(row: dict, others: Sequence[dict]) -> dict:
+    """``row`` with the perturbation spreads over it and the rows of the perturbed solves ``others``."""
+    cols, note = spread_columns(row, others)
     row.update(cols)
     row["message"] += note
     return row
@@ -295,11 +295,11 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
         traj = _solve(task, params)
         lyap = _lyapunov(task, params, traj)
         rows[i] = measure(task, traj, time.perf_counter() - start, params, lyap)
-        if task.solver.perturb:
-            others = [_solve(task, q) for q in perturbed_params(params, task.seed, task.sample,
-                                                                 task.solver.perturb)]
-            _with_spread(task, rows[i], others)
-        del traj, params   # before the next solve: two large trajectories would double the peak
+        del traj   # before the next solve: two large trajectories would double the peak
+        if task.solver.perturb:   # each perturbed trajectory is measured and dropped in turn
+            _with_spread(rows[i], [measure(task, _solve(task, q), 0.0) for q in perturbed_params(
+                params, task.seed, task.sample, task.solver.perturb)])
+        del params
         if progress:
             progress(1)
     for (inp, solver), idx in batched.items():
@@ -322,7 +322,8 @@ def run_tasks(tasks: Sequence[Task], progress: Callable[[int], None] | None = No
             lyap = _lyapunov(tasks[i], items[first][1], trajs[first])
             rows[i] = measure(tasks[i], trajs[first], per + time.perf_counter() - lap, items[first][1], lyap)
             if solver.perturb:
-                _with_spread(tasks[i], rows[i], trajs[first + 1:first + per_task])
+                _with_spread(rows[i], [measure(tasks[i], tr, 0.0)
+                                       for tr in trajs[first + 1:first + per_task]])
     return rows  # type: ignore[return-value]
 
 
