@@ -190,13 +190,19 @@ def recordings() -> list[tuple[str, dict | None, dict]]:
 
 
 def main(argv: list[str]) -> int:
+    import argparse
     import subprocess
 
     import torch
 
+    ap = argparse.ArgumentParser(prog="python -m tests.solver_fixture",
+                                 description="Record the solver fixture (before a numeric refactor).")
+    ap.add_argument("--variant", action="store_true",
+                    help="record this CPU class's variant instead of rewriting solver_fixture.json")
+    args = ap.parse_args(argv)   # an unknown flag exits 2 before anything is overwritten
     torch.set_num_threads(1)
     recs = compute()
-    if "--variant" not in argv:
+    if not args.variant:
         DATA.mkdir(exist_ok=True)
         FIXTURE.write_text(json.dumps(recs, indent=0, sort_keys=True) + "\n")
         print(f"{len(recs)} cases written to {FIXTURE}")
