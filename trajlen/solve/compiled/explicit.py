@@ -31,6 +31,7 @@ from ..controllers import (
     scipy_step_to_try,
 )
 from ..result import NON_FINITE, OK, UNDERFLOW
+from .borrow import borrowed
 from .common import all_finite, copy, max_matlab, must_stop, rms_scipy, write_step
 from .field import evaluate
 from .jit import njit
@@ -190,13 +191,23 @@ def explicit_run(fld, method, control, sf, si, y, K, out):
     ends (OK), fails (a status code), fills ``out`` (PAUSE), or its stiffness test fires (STIFF). The
     state arrays are updated in place; ``y`` and ``K[0]`` hold the last accepted step. A new solve
     (no RHS evaluation counted yet) starts with ``f(0, y0)`` and the initial step."""
+    n = y.shape[0]
+    scratch = (np.empty((3, n)), np.empty((n, method[4].shape[1])))
+    return _explicit_loop(fld, method, control, (sf, si, y, K), out, scratch)
+
+
+@njit
+def _explicit_loop(fld, method, control, state, out, scratch):
+    """:func:`explicit_run` on borrowed views (:mod:`.borrow`); ``scratch = (work (3, N), Qs (N, q))``
+    is owned by the caller for the call."""
+    fld, method, state, out, scratch = borrowed((fld, method, state, out, scratch))
+    sf, si, y, K = state
+    work, Qs = scratch
     P = method[4]
     controller, max_steps, t_end, detect_stiff, step_limit = (control[0], control[3], control[4],
                                                               control[5], control[6])
     s = method[0].shape[0]
     n = y.shape[0]
-    work = np.empty((3, n))
-    Qs = np.empty((n, P.shape[1]))
     if si[NFEV] == 0:   # a new solve: f(0, y0) and the initial step
         evaluate(sf[T], y, K[0], fld, False)
         sf[H_ABS], extra = initial_step(fld, y, K[0], method, control)

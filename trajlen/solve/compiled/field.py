@@ -34,6 +34,7 @@ from numba.extending import overload
 from ...inputs import circle_point
 from ...models import LayerCoeffs
 from ...models import ltc_ncps as ncps_rules
+from .borrow import borrowed
 from .jit import (
     all_down_of,
     all_up_of,
@@ -186,10 +187,12 @@ def evaluate_ncps(t, y, out, fld, jac):
 @njit(entry=True)
 def rhs(t, y, out, fld):
     """``dx/dt`` of one network at time ``t`` and state ``y (N,)`` into ``out (N,)``."""
+    y, out, fld = borrowed((y, out, fld))
     evaluate(t, y, out, fld, False)
 
 
 @njit(entry=True)
 def jac_diag(t, y, out, fld):
     """The diagonal of ``∂(dx/dt)/∂x`` (what ros23w's W-matrix uses) into ``out (N,)``."""
+    y, out, fld = borrowed((y, out, fld))
     evaluate(t, y, out, fld, True)

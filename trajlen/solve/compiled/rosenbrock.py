@@ -28,6 +28,7 @@ from ..controllers import (
     scipy_next_step,
 )
 from ..result import BUDGET, NON_FINITE, OK, UNDERFLOW
+from .borrow import borrowed
 from .common import all_finite, copy, max_matlab, must_stop, rms_scipy, write_step
 from .field import evaluate
 from .jit import njit
@@ -168,15 +169,22 @@ def ros_run(fld, control, sf, si, y, F0, out):
     ``_WINDOW`` accepted steps (after a first window, in which the step grows from ``h_ref``) advance
     less than ``_HANDBACK`` × as many steps of ``h_ref`` would. The diagonal Jacobian and a
     finite-difference ∂f/∂t are evaluated once per step, as ``ode23s.m`` does its Jacobian."""
+    n = y.shape[0]
+    scratch = (np.empty(n), np.empty(n), np.empty(n), np.empty((6, n)), np.zeros((n, 3)))
+    return _ros_loop(fld, control, (sf, si, y, F0), out, scratch)
+
+
+@njit
+def _ros_loop(fld, control, state, out, scratch):
+    """:func:`ros_run` on borrowed views (:mod:`.borrow`); ``scratch = (jd, T_, est (N,), work (6, N),
+    Qs (N, 3))`` is owned by the caller for the call."""
+    fld, state, out, scratch = borrowed((fld, state, out, scratch))
+    sf, si, y, F0 = state
+    jd, T_, est, work, Qs = scratch
     controller, max_steps, t_end, h_ref, step_limit = (control[0], control[3], control[4], control[5],
                                                        control[6])
     n = y.shape[0]
     hmax_user = control[7] if controller == 1 else math.inf
-    jd = np.empty(n)
-    T_ = np.empty(n)
-    est = np.empty(n)
-    work = np.empty((6, n))
-    Qs = np.zeros((n, 3))
     if si[NFEV] == 0:   # a new solve (the pure ros23w method): f(0, y0) and ode23s's initial step
         evaluate(sf[T], y, F0, fld, False)
         sf[H_ABS] = ros_initial_step(y, F0, control)
