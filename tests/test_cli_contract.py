@@ -185,3 +185,28 @@ def test_python_m_trajlen_prints_help_and_runs_nothing(args, code, tmp_path):
                        cwd=tmp_path, timeout=60)
     assert r.returncode == code and "python -m trajlen.sweep" in r.stdout
     assert "Traceback" not in r.stderr and list(Path(tmp_path).iterdir()) == []
+
+
+def test_child_processes_drop_the_resource_trackers_warning_and_nothing_else():
+    """A SIGKILLed loky worker leaves loky's resource tracker (its own process, started with this
+    interpreter's ``-W`` flags) to warn of a "leaked" semaphore at shutdown, raw and multi-line,
+    which broke the CLI's one-line stderr (test_random_worker_kills[jobs], once in CI). Inside
+    ``one_line_warnings`` a child interpreter started the way loky starts it drops exactly that
+    warning; outside, and for any other warning, nothing changes."""
+    from subprocess import _args_from_interpreter_flags
+
+    from trajlen import cli
+
+    code = ("import warnings; warnings.warn('resource_tracker: There appear to be 1 leaked semlock "
+            "objects to clean up at shutdown'); warnings.warn('another warning')")
+
+    def child_stderr() -> str:
+        return subprocess.run([sys.executable, *_args_from_interpreter_flags(), "-c", code],
+                              capture_output=True, text=True, check=True).stderr
+
+    before = child_stderr()
+    with cli.one_line_warnings():
+        inside = child_stderr()
+    assert "leaked semlock" in before and "another warning" in before
+    assert "leaked semlock" not in inside and "another warning" in inside
+    assert cli.TRACKER_FILTER not in sys.warnoptions   # restored

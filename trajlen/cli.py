@@ -9,9 +9,11 @@ import contextlib
 import math
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 
-__all__ = ["Parser", "finite_float", "int64", "one_line", "note", "show_warning", "clean_signals",
+__all__ = ["Parser", "finite_float", "int64", "one_line", "note", "show_warning", "one_line_warnings",
+           "clean_signals",
            "Terminated", "EXIT_OK", "EXIT_USAGE", "EXIT_STALLED", "EXIT_INTERRUPTED", "EXIT_TERMINATED"]
 
 EXIT_OK = 0
@@ -67,6 +69,28 @@ def note(message: str) -> None:
 def show_warning(message, category, filename, lineno, file=None, line=None):
     """``warnings.showwarning`` that prints ``warning: <one line>`` (no source line, no path)."""
     print(f"warning: {one_line(message)}", file=sys.stderr if file is None else file)
+
+
+#: the ``-W`` filter child processes get: loky's resource tracker, at shutdown after a worker was
+#: SIGKILLed holding a lock, warns of the "leaked" semaphore it then unlinks, as a raw multi-line
+#: ``UserWarning`` in its own process. The death itself is already reported on one line.
+TRACKER_FILTER = "ignore:resource_tracker:UserWarning"
+
+
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Warnings as ``warning: <one line>`` in this process, and loky's resource-tracker noise kept
+    out of the child processes' stderr (:data:`TRACKER_FILTER`, passed on through
+    ``sys.warnoptions``, which child interpreters inherit as ``-W``); both restored afterwards."""
+    opts = sys.warnoptions[:]
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning
+        if TRACKER_FILTER not in sys.warnoptions:
+            sys.warnoptions.append(TRACKER_FILTER)
+        try:
+            yield
+        finally:
+            sys.warnoptions[:] = opts
 
 
 class Terminated(KeyboardInterrupt):

@@ -18,7 +18,6 @@ import argparse
 import os
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -155,8 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 2
     try:
-        with warnings.catch_warnings(), cli.clean_signals():
-            warnings.showwarning = cli.show_warning
+        with cli.one_line_warnings(), cli.clean_signals():
             _main(args, studies)
     except SpecError as e:
         print(f"{parser.prog}: error: {cli.one_line(e)}", file=sys.stderr)

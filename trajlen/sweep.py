@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -398,8 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog, given = parser.prog, _given_flags(argv)
     existed = _exists(args.out)
     try:
-        with warnings.catch_warnings(), cli.clean_signals():
-            warnings.showwarning = cli.show_warning
+        with cli.one_line_warnings(), cli.clean_signals():
             try:
                 tasks, res = _sweep(args, argv, given)
             finally:
