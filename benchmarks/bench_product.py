@@ -90,27 +90,25 @@ def _time(loop, u, W, k, b, out, n) -> tuple[float, np.ndarray]:
 
 def in_process(repeats: int) -> dict:
     """ns per call of ``_pre`` and each in-process variant, per width and repeat."""
-    loops = {"pre": _looped(_pre), "halves": _looped(_halves)}
+    pre, halves = _looped(_pre), _looped(_halves)
     out = {}
     for k in WIDTHS:
         W, b, u = _case(k)
-        ins = {"pre": (W, b), "halves": (W, b)}
+        ins = {"pre": (pre, W, b), "halves": (halves, W, b)}
         for pad in (8, 16):
             kp = -(-k // pad) * pad
             Wp, bp = np.zeros((k, kp)), np.zeros(kp)
             Wp[:, :k], bp[:k] = W, b
-            ins[f"padded{pad}"] = (Wp, bp)
-            loops[f"padded{pad}"] = loops["pre"]
+            ins[f"padded{pad}"] = (pre, Wp, bp)
         n = int(2e7 / (k * k)) + 1000
         times = {v: [] for v in ins}
         for _ in range(repeats + 1):   # the first round compiles and warms up
             ref = None
-            for v, (Wv, bv) in ins.items():
-                o = np.empty(Wv.shape[1])
-                dt, got = _time(loops[v], u, Wv, k, bv, o, n)
+            for v, (loop, Wv, bv) in ins.items():
+                dt, got = _time(loop, u, Wv, k, bv, np.empty(Wv.shape[1]), n)
                 times[v].append(dt)
-                ref = got[:k] if ref is None else ref
-                if not np.array_equal(got[:k], ref):
+                ref = got if ref is None else ref
+                if not np.array_equal(got, ref):
                     sys.exit(f"bench_product: {v} at k={k} is not bit-identical to _pre")
         out[k] = {v: t[1:] for v, t in times.items()}
     return out
