@@ -1,6 +1,7 @@
 """Load balance of a sweep on two workers: fixed chunks of 64 (what a sweep did before
-``balanced_units``, and what ``--chunk-size 64`` still does) against the default units that shrink
-towards the end (:func:`trajlen.tasks.balanced_units`). Run by hand on an otherwise idle machine::
+:mod:`trajlen.balance`, and what ``--chunk-size 64`` still does) against the default units
+(:func:`trajlen.balance.plan_units`: heaviest predicted first, shrinking towards the end). Run by
+hand on an otherwise idle machine::
 
     python benchmarks/bench_balance.py --repeats 3
 
@@ -9,7 +10,7 @@ most of the study), λ_max vs σ_w² (reference; 15 networks, fewer than one chu
 (paper; 40 networks, fewer than one chunk). Each run solves every network of the study into a fresh
 store with ``run_sweep(jobs=2)`` (the compiled kernel loaded from its cache: one untimed warm-up
 sweep first). The two variants alternate, ``--repeats`` times; printed: each run's wall seconds
-and, per study, the wall ratio fixed / balanced as median [min, max] over the repeats, and whether
+and, per study, the wall ratio fixed / default as median [min, max] over the repeats, and whether
 the two variants' rows are identical (timings aside).
 """
 
@@ -55,11 +56,11 @@ def main(argv=None) -> int:
     print(f"load average before: {os.getloadavg()}; cores: {os.cpu_count()}", flush=True)
     work = [(s, study_tasks(*s.split(":"))) for s in args.studies]
     timed(work[0][1][:4], None)  # the kernel from its cache, the worker pool's first start
-    walls = {s: {"fixed": [], "balanced": []} for s, _ in work}
+    walls = {s: {"fixed": [], "default": []} for s, _ in work}
     same = {s: True for s, _ in work}
     for r in range(args.repeats):
         for s, tasks in work:
-            order = [("fixed", 64), ("balanced", None)]
+            order = [("fixed", 64), ("default", None)]
             if r % 2:
                 order.reverse()
             tables = {}
@@ -68,12 +69,12 @@ def main(argv=None) -> int:
                 walls[s][label].append(wall)
                 print(f"repeat {r}: {s:24s} {label:8s} {len(tasks):4d} networks {wall:7.1f} s wall",
                       flush=True)
-            same[s] &= tables["fixed"].equals(tables["balanced"])
+            same[s] &= tables["fixed"].equals(tables["default"])
     print(f"load average after: {os.getloadavg()}")
     for s, _ in work:
-        ratio = [f / b for f, b in zip(walls[s]["fixed"], walls[s]["balanced"])]
-        print(f"{s:24s} fixed {statistics.median(walls[s]['fixed']):6.1f} s, balanced "
-              f"{statistics.median(walls[s]['balanced']):6.1f} s (medians); fixed / balanced "
+        ratio = [f / b for f, b in zip(walls[s]["fixed"], walls[s]["default"])]
+        print(f"{s:24s} fixed {statistics.median(walls[s]['fixed']):6.1f} s, default "
+              f"{statistics.median(walls[s]['default']):6.1f} s (medians); fixed / default "
               f"{statistics.median(ratio):.2f} [{min(ratio):.2f}, {max(ratio):.2f}]; "
               f"rows identical: {same[s]}")
     return 0

@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 
 from . import execute as X
+from .balance import plan_units
 from .pipeline import SCHEMA_VERSION, Task, measure
 from .resources import check_memory
 from .results import ResultStore
 from .spec import SpecError
 from .summary import failure_counts
-from .tasks import balanced_units, chunks, round_robin
+from .tasks import chunks, round_robin
 from .trajectory import Trajectory
 
 __all__ = ["run_sweep", "SweepResult", "dead_row", "n_jobs", "check_int", "COMPILE_ESTIMATE_S"]
@@ -132,8 +133,8 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
     jobs : local worker processes; 1 runs in this process, -1 uses every core (never more than
         the cores there are).
     chunk_size : tasks per worker chunk and per result shard. Default: 4 scipy, 64 torch or numba;
-        on several local workers the numba and scipy units shrink towards the end of the sweep
-        (:func:`trajlen.tasks.balanced_units`) so the workers finish together.
+        on several local workers the numba and scipy units run heaviest first and shrink towards
+        the end of the sweep (:func:`trajlen.balance.plan_units`) so the workers finish together.
     progress : show a progress bar.
     executor : a callable returning a ``joblib.Parallel``-like object to run chunks on instead.
     scheduler : a dask scheduler address (``"tcp://HOST:8786"``), ``"local"``/``"local:N"`` for a
@@ -185,7 +186,7 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
         if chunk_size is not None:
             units = chunks(todo, chunk_size)
         else:  # a torch unit is a batch: its size is the batch size, not a scheduling choice
-            units = balanced_units(todo, _default_chunk(todo), 1 if torch else workers)
+            units = plan_units(todo, _default_chunk(todo), 1 if torch else workers)
         _compile_first(todo, notify)
         bar = tqdm(total=len(todo), desc="networks", unit="net", disable=not progress or not todo,
                    dynamic_ncols=True)

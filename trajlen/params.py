@@ -26,7 +26,8 @@ import numpy as np
 from .spec import USER_MODELS, NetworkSpec, SpecError
 
 __all__ = ["Params", "sample_params", "structure_key", "save_params", "load_params",
-           "export_mat", "import_mat", "stack_params", "seed_rng", "to_ncps", "from_ncps"]
+           "export_mat", "import_mat", "stack_params", "seed_rng", "to_ncps", "from_ncps",
+           "DRAW_ORDER", "tau_min_standard", "draws_to_tau"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,35 @@ def seed_rng(seed: int, width: int, depth: int, sample: int) -> np.random.Genera
     return np.random.default_rng(ss)
 
 
+#: The authors' ``main.m`` draw order: (name, per-layer shape "kk" (k, k) or "k" (k,)).
+DRAW_ORDER = (("W", "kk"), ("b", "k"), ("E", "kk"), ("tau", "k"), ("W_r", "kk"), ("b_r", "k"),
+              ("E_r", "kk"), ("A", "k"))
+
+
+def _standard_draws(rng: np.random.Generator, n: int, k: int, until: str | None = None) -> dict:
+    """The standard-normal arrays of :data:`DRAW_ORDER` for ``n`` layers of ``k`` units, stopping
+    after ``until`` (the stream is the same up to there, so a prefix is bit-identical)."""
+    z = {}
+    for name, shape in DRAW_ORDER:
+        z[name] = rng.standard_normal((n, k, k) if shape == "kk" else (n, k))
+        if name == until:
+            break
+    return z
+
+
+def draws_to_tau(width: int, depth: int) -> int:
+    """Normals drawn up to and including τ (W, b, E, tau): what :func:`tau_min_standard` costs."""
+    return depth * (2 * width * width + 2 * width)
+
+
+def tau_min_standard(seed: int, width: int, depth: int, sample: int) -> float:
+    """``min |z_tau|`` of network ``sample``: its smallest time constant is this times
+    :attr:`NetworkSpec.bias_std` (the models drawn by :func:`sample_params` only), found without
+    drawing the weights after τ."""
+    z = _standard_draws(seed_rng(seed, width, depth, sample), depth, width, until="tau")
+    return float(np.abs(z["tau"]).min())
+
+
 def sample_params(spec: NetworkSpec, seed: int, sample: int):
     """Draw sample ``sample`` of the networks with ``spec``'s shape under root seed ``seed``.
 
@@ -121,9 +151,7 @@ def sample_params(spec: NetworkSpec, seed: int, sample: int):
 
         return cfc.sample(k, spec.cfc_mode, spec.activation, spec.backbone_units, spec.backbone_layers,
                           rng)
-    z = {name: rng.standard_normal(shape) for name, shape in (
-        ("W", (n, k, k)), ("b", (n, k)), ("E", (n, k, k)), ("tau", (n, k)),
-        ("W_r", (n, k, k)), ("b_r", (n, k)), ("E_r", (n, k, k)), ("A", (n, k)))}
+    z = _standard_draws(rng, n, k)
     sw, sb = spec.weight_std, spec.bias_std
     return Params(W=sw * z["W"], b=sb * z["b"], E=sw * z["E"], tau=sb * np.abs(z["tau"]),
                   W_r=sw * z["W_r"], b_r=sb * z["b_r"], E_r=sw * z["E_r"], A=sw * z["A"])

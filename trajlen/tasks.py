@@ -19,7 +19,7 @@ from .pipeline import Task, read_params_file
 from .spec import SpecError
 
 __all__ = ["configurations", "build_tasks", "build_module_tasks", "module_models", "count_networks",
-           "round_robin", "chunks", "balanced_units", "UNITS_PER_WORKER",
+           "round_robin", "chunks",
            "load_study_file", "check_samples_seed", "read_params_checked", "GRID_FIELDS",
            "SINGLE_FIELDS", "MAX_NETWORKS"]
 
@@ -180,33 +180,6 @@ def round_robin(tasks: Sequence[Task]) -> list[Task]:
 
 def chunks(tasks: Sequence[Task], size: int) -> list[list[Task]]:
     return [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
-
-
-#: A sweep on several workers cuts its tasks into units of at most 1/(this · workers) of the tasks
-#: still unassigned. 8 because a network's cost is heavy-tailed: in the deep studies 7 networks of a
-#: model's 100 hold 77 % of its solver steps (BENCHMARKS.md, "Load balance"), so the last units must
-#: be small enough that a worker holding one never runs long after the others have finished.
-UNITS_PER_WORKER = 8
-
-
-def balanced_units(tasks: Sequence[Task], size: int, workers: int) -> list[list[Task]]:
-    """The units ``workers`` workers take in turn, in the order of ``tasks`` (each a list of tasks).
-
-    One worker: :func:`chunks` of ``size``. Several: guided self-scheduling (Polychronopoulos &
-    Kuck 1987) with a finer divisor: each unit takes ``ceil(R / (UNITS_PER_WORKER · workers))`` of
-    the ``R`` tasks not yet in a unit, at most ``size`` and at least 1. Units shrink towards the end,
-    so the workers finish together, and a sweep of fewer than ``size`` tasks still reaches every
-    worker (with fixed chunks, 40 tasks at ``size`` 64 were one unit on one worker). The rows do not
-    depend on the cut: a numba or scipy task is solved alone whatever unit it is in.
-    """
-    if workers <= 1:
-        return chunks(tasks, size)
-    out, i, n = [], 0, len(tasks)
-    while i < n:
-        step = max(1, min(size, math.ceil((n - i) / (UNITS_PER_WORKER * workers))))
-        out.append(list(tasks[i:i + step]))
-        i += step
-    return out
 
 
 def _parse_study(p: Path, where: str) -> dict:

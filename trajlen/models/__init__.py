@@ -30,8 +30,8 @@ __all__ = ["VectorField", "MODEL_EQUATIONS", "MODULES", "LayerCoeffs", "has_gate
            "ODE_MODELS", "field_for"]
 
 #: The registry of continuous-time models, in code order (the compiled kernel dispatches on the
-#: position). Adding a model: one module with ``NAME``, ``RECURRENT_GATE``, ``leak_drive`` and
-#: ``partials`` (see node.py), and one entry here.
+#: position). Adding a model: one module with ``NAME``, ``RECURRENT_GATE``, ``TAU_IN_LEAK``,
+#: ``leak_drive`` and ``partials`` (see node.py), and one entry here.
 MODULES: tuple[ModuleType, ...] = (node, ctrnn, ltc)
 MODEL_EQUATIONS: dict[str, ModuleType] = {m.NAME: m for m in MODULES}
 

@@ -17,6 +17,9 @@ from .._xp import jitable
 NAME = "ltc"
 #: Takes a separate recurrent gate g under ``recurrence="ltc_only"`` (the authors' code).
 RECURRENT_GATE = True
+#: Its leak holds 1/τ: a small τ makes it stiff, so an explicit solver's steps
+#: grow like 1/τ_min (what :mod:`trajlen.balance` orders a sweep by).
+TAU_IN_LEAK = True
 
 
 @jitable

@@ -11,6 +11,8 @@ from .._xp import jitable
 NAME = "node"
 #: Takes a separate recurrent gate g under ``recurrence="ltc_only"`` (the authors' code).
 RECURRENT_GATE = False
+#: Its leak holds no 1/τ, so τ does not set its stiffness (:mod:`trajlen.balance`).
+TAU_IN_LEAK = False
 
 
 @jitable
