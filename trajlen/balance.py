@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from .params import draws_to_tau, tau_min_standard
 from .pipeline import Task
 from .spec import OWN_INIT
+from .tasks import chunks
 
 __all__ = ["UNITS_PER_WORKER", "RATE_FLOOR", "PREDICT_BUDGET", "predicted_cost", "plan_units",
            "balanced_units"]
@@ -79,7 +80,7 @@ def balanced_units(tasks: Sequence[Task], size: int, workers: int) -> list[list[
     workers))`` of the ``R`` tasks not yet in a unit, at most ``size`` and at least 1 (one worker:
     plain chunks of ``size``). The fallback of :func:`plan_units` when costs are not predicted."""
     if workers <= 1:
-        return [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
+        return chunks(tasks, size)
     out, i, n = [], 0, len(tasks)
     while i < n:
         step = max(1, min(size, math.ceil((n - i) / (UNITS_PER_WORKER * workers))))

@@ -196,7 +196,7 @@ def _where_group(p: argparse.ArgumentParser) -> None:
                         "cluster with no workers; a slow chunk is not a stall); 0: wait forever")
     x.add_argument("--chunk-size", type=cli.int64, default=None,
                    help="tasks per worker chunk and result shard (default: 4 scipy, 64 torch or numba; "
-                        "on several local workers, smaller towards the end so they finish together)")
+                        "on several local workers: costliest first, smaller towards the end)")
     x.add_argument("--max-retries", type=cli.int64, default=2,
                    help="a task whose worker process dies is run alone this many more times before "
                         "it is recorded as a worker_died failure (dask: the scheduler's own retries, "
