@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from trajlen import balance
 from trajlen.balance import UNITS_PER_WORKER, balanced_units, plan_units, predicted_cost
 from trajlen.driver import run_sweep
-from trajlen.params import sample_params, tau_min_standard
+from trajlen.params import DRAW_ORDER, draws_to_tau, sample_params, tau_min_drawn
 from trajlen.tasks import build_tasks, chunks
 
 
@@ -45,8 +45,8 @@ def test_tau_min_without_the_weights_after_it_is_the_drawn_one():
                                       ("node", 4, 2, "std_label")]:
         for t in build_tasks({"model": [model], "width": [width], "depth": [depth],
                               "sigma_b2": [0.7], "weight_init": [init]}, 3, 11):
-            drawn = sample_params(t.net, t.seed, t.sample).tau_min
-            assert tau_min_standard(t.seed, width, depth, t.sample) * t.net.bias_std == drawn
+            assert tau_min_drawn(t.net, t.seed, t.sample) == sample_params(t.net, t.seed, t.sample).tau_min
+    assert draws_to_tau(5, 3) == 3 * (2 * 25 + 2 * 5) and DRAW_ORDER[3][0] == "tau"
 
 
 GRID = {"model": ["node", "ctrnn", "ltc"], "width": [6], "depth": [1, 2], "backend": ["numba"]}

@@ -22,9 +22,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .params import draws_to_tau, tau_min_standard
+from .params import draws_to_tau, tau_min_drawn
 from .pipeline import Task
-from .spec import OWN_INIT
 from .tasks import chunks
 
 __all__ = ["UNITS_PER_WORKER", "RATE_FLOOR", "PREDICT_BUDGET", "predicted_cost", "plan_units",
@@ -41,12 +40,12 @@ RATE_FLOOR = 100.0
 PREDICT_BUDGET = 30_000_000
 
 
-def _tau_drawn(task: Task) -> bool:
+def _tau_sets_steps(task: Task) -> bool:
+    """Is the task's network drawn here with a 1/τ in its model's leak (``TAU_IN_LEAK``)?"""
     from .models import MODEL_EQUATIONS
 
-    eq = MODEL_EQUATIONS.get(task.net.model)
-    return (task.params_file is None and task.module is None and task.net.model not in OWN_INIT
-            and eq is not None and bool(getattr(eq, "TAU_IN_LEAK", False)))
+    eq = MODEL_EQUATIONS.get(task.net.model)  # only trajlen's own equations; their τ is drawn
+    return task.params_file is None and task.module is None and eq is not None and eq.TAU_IN_LEAK
 
 
 def predicted_cost(task: Task, tau_min: float | None) -> float:
@@ -67,12 +66,14 @@ def predicted_cost(task: Task, tau_min: float | None) -> float:
 def _costs(tasks: Sequence[Task]) -> list[float] | None:
     """Every task's :func:`predicted_cost`, or None when predicting would draw more than
     :data:`PREDICT_BUDGET` normals."""
-    keys = {(t.seed, t.net.width, t.net.depth, t.sample) for t in tasks if _tau_drawn(t)}
-    if sum(draws_to_tau(w, d) for _, w, d, _ in keys) > PREDICT_BUDGET:
+    ranked = [_tau_sets_steps(t) for t in tasks]
+    keys = {(t.seed, t.net.width, t.net.depth, t.sample, t.net.bias_std): t
+            for t, r in zip(tasks, ranked) if r}
+    if sum(draws_to_tau(w, d) for _, w, d, _, _ in keys) > PREDICT_BUDGET:
         return None
-    z = {key: tau_min_standard(*key) for key in keys}
-    return [predicted_cost(t, z[(t.seed, t.net.width, t.net.depth, t.sample)] * t.net.bias_std
-                           if _tau_drawn(t) else None) for t in tasks]
+    tau = {key: tau_min_drawn(t.net, t.seed, t.sample) for key, t in keys.items()}
+    return [predicted_cost(t, tau[(t.seed, t.net.width, t.net.depth, t.sample, t.net.bias_std)]
+                           if r else None) for t, r in zip(tasks, ranked)]
 
 
 def balanced_units(tasks: Sequence[Task], size: int, workers: int) -> list[list[Task]]:

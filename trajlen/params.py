@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .spec import USER_MODELS, NetworkSpec, SpecError
+from .spec import OWN_INIT, USER_MODELS, NetworkSpec, SpecError
 
 __all__ = ["Params", "sample_params", "structure_key", "save_params", "load_params",
            "export_mat", "import_mat", "stack_params", "seed_rng", "to_ncps", "from_ncps",
-           "DRAW_ORDER", "tau_min_standard", "draws_to_tau"]
+           "DRAW_ORDER", "tau_min_drawn", "draws_to_tau"]
 
 
 @dataclass(frozen=True)
@@ -116,16 +116,29 @@ def _standard_draws(rng: np.random.Generator, n: int, k: int, until: str | None 
 
 
 def draws_to_tau(width: int, depth: int) -> int:
-    """Normals drawn up to and including τ (W, b, E, tau): what :func:`tau_min_standard` costs."""
-    return depth * (2 * width * width + 2 * width)
+    """Normals drawn up to and including τ in :data:`DRAW_ORDER`: what :func:`tau_min_drawn` costs."""
+    per_layer = 0
+    for name, shape in DRAW_ORDER:
+        per_layer += width * width if shape == "kk" else width
+        if name == "tau":
+            return depth * per_layer
+    raise AssertionError("DRAW_ORDER has no tau")
 
 
-def tau_min_standard(seed: int, width: int, depth: int, sample: int) -> float:
-    """``min |z_tau|`` of network ``sample``: its smallest time constant is this times
-    :attr:`NetworkSpec.bias_std` (the models drawn by :func:`sample_params` only), found without
-    drawing the weights after τ."""
-    z = _standard_draws(seed_rng(seed, width, depth, sample), depth, width, until="tau")
-    return float(np.abs(z["tau"]).min())
+def _tau(z_tau: np.ndarray, bias_std: float) -> np.ndarray:
+    """SPEC's time constants from their standard normals: ``τ = |N(0, bias_std²)|``."""
+    return bias_std * np.abs(z_tau)
+
+
+def tau_min_drawn(spec: NetworkSpec, seed: int, sample: int) -> float:
+    """The smallest τ of the network :func:`sample_params` draws, found without drawing the weights
+    after τ (bit-identical: the stream is the same up to there). Not for the models with an
+    initialisation of their own (``spec.OWN_INIT``), whose draws are different."""
+    if spec.model in OWN_INIT:
+        raise ValueError(f"model {spec.model} draws its own parameters: no standard τ")
+    z = _standard_draws(seed_rng(seed, spec.width, spec.depth, sample), spec.depth, spec.width,
+                        until="tau")
+    return float(_tau(z["tau"], spec.bias_std).min())
 
 
 def sample_params(spec: NetworkSpec, seed: int, sample: int):
@@ -153,7 +166,7 @@ def sample_params(spec: NetworkSpec, seed: int, sample: int):
                           rng)
     z = _standard_draws(rng, n, k)
     sw, sb = spec.weight_std, spec.bias_std
-    return Params(W=sw * z["W"], b=sb * z["b"], E=sw * z["E"], tau=sb * np.abs(z["tau"]),
+    return Params(W=sw * z["W"], b=sb * z["b"], E=sw * z["E"], tau=_tau(z["tau"], sb),
                   W_r=sw * z["W_r"], b_r=sb * z["b_r"], E_r=sw * z["E_r"], A=sw * z["A"])
 
 
