@@ -25,7 +25,7 @@ from . import execute as X
 from .balance import plan_units
 from .pipeline import SCHEMA_VERSION, Task, measure
 from .resources import check_memory
-from .results import ResultStore
+from .results import ResultStore, SchemaMismatch
 from .spec import SpecError
 from .summary import failure_counts
 from .tasks import chunks, round_robin
@@ -48,6 +48,7 @@ class SweepResult:
     wall_s: float
     task_ids: list[str] = field(default_factory=list)
     n_retried: int = 0
+    n_copied: int = 0
 
     @property
     def failures(self) -> dict[str, int]:
@@ -109,6 +110,27 @@ def _pool(scheduler: Any, jobs: int, executor: Callable | None, runner, timeout:
         yield X.InProcessPool(runner)
 
 
+def _copy_rows(store: ResultStore, donors: Sequence[str | Path], wanted: set[str],
+               ok_only: bool) -> set[str]:
+    """Write into ``store``, as one shard, the rows of ``wanted`` that the ``donors`` stores hold;
+    return their task ids. A task id hashes everything its row depends on (:attr:`Task.task_id`),
+    so a row computed for another study is this study's row; a donor of another schema is skipped."""
+    rows: dict[str, dict] = {}
+    for path in donors:
+        path = Path(path)
+        if not (path / "store.json").exists() or path.resolve() == store.path.resolve():
+            continue
+        try:
+            donor = ResultStore(path, SCHEMA_VERSION)
+        except SchemaMismatch:
+            continue
+        for row in donor.rows_of(wanted - rows.keys(), ok_only):
+            rows.setdefault(row["task_id"], row)
+    if rows:
+        store.write_shard([rows[i] for i in sorted(rows)])
+    return set(rows)
+
+
 def _default_chunk(todo: Sequence[Task]) -> int:
     # torch chunks are batches; a numba network takes milliseconds, so small units would spend
     # their time in scheduling and shard writes rather than solving.
@@ -123,7 +145,8 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
               connect_timeout: float = X.CONNECT_TIMEOUT_S,
               stall_timeout: float | None = X.STALL_TIMEOUT_S,
               notify: Callable[[str], None] | None = None, retry_failed: bool = False,
-              max_memory: int | None = None, command: Sequence[str] | None = None) -> SweepResult:
+              max_memory: int | None = None, command: Sequence[str] | None = None,
+              reuse: Sequence[str | Path] = ()) -> SweepResult:
     """Run the tasks not yet in the store at ``out`` and return this sweep's rows.
 
     Parameters
@@ -152,6 +175,10 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
     max_memory : bytes the networks in memory at once may use (default: this machine's memory);
         a sweep that cannot fit is refused before any work (:mod:`trajlen.resources`).
     command : the command line, recorded in the store's ``store.json``.
+    reuse : other stores: rows they hold for these tasks are copied into this one instead of being
+        computed (same task id, same computation; ``python -m trajlen.reproduce`` passes the stores
+        of the other studies it runs). Never a dead worker's row; only ``ok`` rows with
+        ``retry_failed``.
 
     Each chunk's rows are written as one shard by this process as soon as the chunk finishes, so an
     interrupted sweep loses at most the chunks in flight, and a rerun computes only what is missing.
@@ -180,6 +207,8 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
             retried = store.drop_tasks(failed) if failed else 0
         done = store.done_ids()
         todo = [t for t in tasks if t.task_id not in done]
+        copied = _copy_rows(store, reuse, {t.task_id for t in todo}, retry_failed) if reuse else set()
+        todo = [t for t in todo if t.task_id not in copied]
         torch = any(t.solver.backend == "torch" for t in todo)
         if not torch:  # torch chunks are batches: keep a configuration's networks together
             todo = round_robin(todo)
@@ -209,5 +238,5 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
             bar.close()
         table = store.consolidate()
     mine = table[table["task_id"].isin(ids)].reset_index(drop=True) if not table.empty else table
-    return SweepResult(mine, len(todo), len(tasks) - len(todo), time.perf_counter() - start,
-                       [t.task_id for t in tasks], retried)
+    return SweepResult(mine, len(todo), len(tasks) - len(todo) - len(copied),
+                       time.perf_counter() - start, [t.task_id for t in tasks], retried, len(copied))

@@ -67,9 +67,20 @@ def make_parser(names: Sequence[str]) -> argparse.ArgumentParser:
     return p
 
 
+def store_path(results: str | Path, quick: bool, name: str, semantics: str) -> Path:
+    """Where a study's rows under one semantics are kept."""
+    return Path(results) / ("quick" if quick else "") / name / semantics
+
+
 def _log_timing(results: Path, rec: dict) -> None:
     path = results / "timings.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_text().split("\n", 1)[0] != ",".join(rec):
+        # written before a column was added: keep its rows, under the new header
+        import pandas as pd
+
+        old = pd.read_csv(path).reindex(columns=list(rec))
+        old.to_csv(path, index=False)
     new = not path.exists()
     with open(path, "a") as fh:
         if new:
@@ -80,10 +91,11 @@ def _log_timing(results: Path, rec: dict) -> None:
 def reproduce(study, semantics: str, *, samples: int | None = None, quick: bool = False, jobs: int = 1,
               backend: str | None = None, results: str | Path = "results",
               figures: str | Path = "figures", draw_only: bool = False, partial: bool = False,
-              progress: bool = True) -> list[Path]:
-    """Run one study under one semantics (resuming its store) and draw it; return the files written."""
+              progress: bool = True, reuse: Sequence[Path] = ()) -> list[Path]:
+    """Run one study under one semantics (resuming its store, copying from the ``reuse`` stores the
+    rows they hold of its tasks) and draw it; return the files written."""
     tasks = study.tasks(semantics, samples=samples, quick=quick, backend=backend)
-    store = Path(results) / ("quick" if quick else "") / study.name / semantics
+    store = store_path(results, quick, study.name, semantics)
     start = time.perf_counter()
     if draw_only:
         from .results import read_results
@@ -91,25 +103,27 @@ def reproduce(study, semantics: str, *, samples: int | None = None, quick: bool 
         table = read_results(store)
         ids = {t.task_id for t in tasks}
         table = table[table["task_id"].isin(ids)].reset_index(drop=True) if not table.empty else table
-        n_computed = 0
+        n_computed = n_copied = 0
         if len(table) < len(tasks) and not partial:
             raise SpecError(f"--draw-only: {store} holds {len(table)} of the {len(tasks)} networks of "
                             f"{study.name} ({semantics}); run without --draw-only first "
                             "(or add --partial)")
     else:
-        res = run_sweep(tasks, store, jobs=jobs, progress=progress,
+        res = run_sweep(tasks, store, jobs=jobs, progress=progress, reuse=reuse,
                         notify=(lambda m: print(m, file=sys.stderr, flush=True)) if progress else None)
-        table, n_computed = res.table, res.n_computed
+        table, n_computed, n_copied = res.table, res.n_computed, res.n_copied
     solve_s = time.perf_counter() - start
     files = study.draw(table, Path(figures) / study.name, semantics)
     wall = time.perf_counter() - start
     backends = "+".join(sorted({t.solver.backend for t in tasks}))
     _log_timing(Path(results), dict(study=study.name, semantics=semantics, quick=int(quick),
-                                    networks=len(tasks), computed=n_computed, backend=backends,
+                                    networks=len(tasks), computed=n_computed, copied=n_copied,
+                                    backend=backends,
                                     jobs=jobs, solve_s=f"{solve_s:.1f}", total_s=f"{wall:.1f}",
                                     finished=time.strftime("%Y-%m-%dT%H:%M:%S")))
     if progress:
-        print(f"{study.name} [{semantics}]: {len(tasks)} networks ({n_computed} computed, "
+        copied = f", {n_copied} copied from other studies" if n_copied else ""
+        print(f"{study.name} [{semantics}]: {len(tasks)} networks ({n_computed} computed{copied}, "
               f"{backend or backends}) in {wall:.1f} s -> {Path(figures) / study.name}", flush=True)
     return files
 
@@ -192,14 +206,18 @@ def _main(args, studies) -> None:
                             f"got {' '.join(args.semantics)}")
         for sem in sems:  # validate every grid before anything runs
             n = per_study(st.name, sem)
-            st.tasks(sem, samples=n, quick=args.quick, backend=args.backend)
-            plan.append((st, sem, n))
+            ids = {t.task_id for t in st.tasks(sem, samples=n, quick=args.quick, backend=args.backend)}
+            plan.append((st, sem, n, ids))
     figures = args.figures or (str(Path(args.results) / "quick" / "figures") if args.quick
                                else "figures")
-    for st, sem, n in plan:
+    for st, sem, n, ids in plan:
+        # the stores of the other studies of this run that share task ids with this one
+        donors = [store_path(args.results, args.quick, o.name, osem) for o, osem, _, oids in plan
+                  if (o.name, osem) != (st.name, sem) and not ids.isdisjoint(oids)]
         reproduce(st, sem, samples=n, quick=args.quick, jobs=args.jobs,
                   backend=args.backend, results=args.results, figures=figures,
-                  draw_only=args.draw_only, partial=args.partial, progress=not args.quiet)
+                  draw_only=args.draw_only, partial=args.partial, progress=not args.quiet,
+                  reuse=donors)
 
 
 if __name__ == "__main__":

@@ -352,6 +352,19 @@ class ResultStore:
             return set()
         return set(df.loc[df["status"] == "ok", "task_id"] if retry_failed else df["task_id"])
 
+    def rows_of(self, task_ids: set[str], ok_only: bool = False) -> list[dict]:
+        """The rows this store holds for ``task_ids`` as :meth:`write_shard` takes them: never a
+        dead worker's, only ``ok`` ones with ``ok_only``. Reads only, so it needs no lock."""
+        rows = []
+        for table in self._mergeable(self._verified()):
+            ids = table.column("task_id").to_pylist()
+            status = table.column("status").to_pylist()
+            keep = [i for i, (t, s) in enumerate(zip(ids, status))
+                    if t in task_ids and s != "worker_died" and (s == "ok" or not ok_only)]
+            if keep:
+                rows += table.take(keep).to_pylist()
+        return rows
+
     def drop_tasks(self, task_ids: set[str]) -> int:
         """Under the lock: remove the rows of ``task_ids`` from the store (to compute them again,
         ``--retry-failed``). A shard holding other rows too is rewritten without them (the new shard
