@@ -138,6 +138,17 @@ def _default_chunk(todo: Sequence[Task]) -> int:
     return 64 if fast else 4
 
 
+def _units(todo: list[Task], chunk_size: int | None, workers: int) -> list[list[Task]]:
+    """The units the pool runs, each written as one shard."""
+    torch = any(t.solver.backend == "torch" for t in todo)
+    if not torch:  # torch chunks are batches: keep a configuration's networks together
+        todo = round_robin(todo)
+    if chunk_size is not None:
+        return chunks(todo, chunk_size)
+    # a torch unit is a batch: its size is the batch size, not a scheduling choice
+    return plan_units(todo, _default_chunk(todo), 1 if torch else workers)
+
+
 def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size: int | None = None,
               progress: bool = True, executor: Callable | None = None, *,
               scheduler: Any = None, max_retries: int = 2,
@@ -209,13 +220,7 @@ def run_sweep(tasks: Sequence[Task], out: str | Path, jobs: int = 1, chunk_size:
         todo = [t for t in tasks if t.task_id not in done]
         copied = _copy_rows(store, reuse, {t.task_id for t in todo}, retry_failed) if reuse else set()
         todo = [t for t in todo if t.task_id not in copied]
-        torch = any(t.solver.backend == "torch" for t in todo)
-        if not torch:  # torch chunks are batches: keep a configuration's networks together
-            todo = round_robin(todo)
-        if chunk_size is not None:
-            units = chunks(todo, chunk_size)
-        else:  # a torch unit is a batch: its size is the batch size, not a scheduling choice
-            units = plan_units(todo, _default_chunk(todo), 1 if torch else workers)
+        units = _units(todo, chunk_size, workers)
         _compile_first(todo, notify)
         bar = tqdm(total=len(todo), desc="networks", unit="net", disable=not progress or not todo,
                    dynamic_ncols=True)
