@@ -6,6 +6,7 @@ row equals the computed one, a dead worker's row is never copied, a failed one n
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from trajlen import reproduce
 from trajlen.driver import dead_row, run_sweep
@@ -48,8 +49,14 @@ def test_dead_rows_are_never_copied_and_failed_ones_not_on_retry(tmp_path):
     res = run_sweep(tasks[:2], tmp_path / "b", progress=False, reuse=[tmp_path / "donor"],
                     retry_failed=True)
     assert (res.n_copied, res.n_computed) == (0, 2)
-    # a missing donor, or the store itself named as one, copies nothing
-    res = run_sweep(tasks, tmp_path / "c", progress=False, reuse=[tmp_path / "none", tmp_path / "c"])
+
+
+def test_an_unreadable_donor_is_skipped_with_a_warning(tmp_path):
+    tasks = build_tasks(GRID, 1, 2)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "store.json").write_text('{"schema_version": 1}')
+    with pytest.warns(UserWarning, match="not copied.*schema version 1"):
+        res = run_sweep(tasks, tmp_path / "c", progress=False, reuse=[tmp_path / "old"])
     assert (res.n_copied, res.n_computed) == (0, len(tasks))
 
 
@@ -77,3 +84,6 @@ def test_a_timings_file_without_the_copied_column_keeps_its_rows(tmp_path):
     t = pd.read_csv(tmp_path / "timings.csv")
     assert list(t.columns) == ["study", "semantics", "computed", "copied"]
     assert t["study"].tolist() == ["table2", "fig3b"] and t["copied"].isna().tolist() == [True, False]
+    (tmp_path / "timings.csv").write_text("")  # an empty file is a new one
+    reproduce._log_timing(tmp_path, {"study": "fig3b", "copied": 3})
+    assert (tmp_path / "timings.csv").read_text() == "study,copied\nfig3b,3\n"

@@ -25,7 +25,7 @@ from . import execute as X
 from .balance import plan_units
 from .pipeline import SCHEMA_VERSION, Task, measure
 from .resources import check_memory
-from .results import ResultStore, SchemaMismatch
+from .results import ResultStore
 from .spec import SpecError
 from .summary import failure_counts
 from .tasks import chunks, round_robin
@@ -114,17 +114,19 @@ def _copy_rows(store: ResultStore, donors: Sequence[str | Path], wanted: set[str
                ok_only: bool) -> set[str]:
     """Write into ``store``, as one shard, the rows of ``wanted`` that the ``donors`` stores hold;
     return their task ids. A task id hashes everything its row depends on (:attr:`Task.task_id`),
-    so a row computed for another study is this study's row; a donor of another schema is skipped."""
+    so a row computed for another study is this study's row. A donor that cannot be read (another
+    schema, an unreadable shard) is skipped with a one-line warning: its tasks are computed."""
     rows: dict[str, dict] = {}
     for path in donors:
         path = Path(path)
         if not (path / "store.json").exists() or path.resolve() == store.path.resolve():
             continue
         try:
-            donor = ResultStore(path, SCHEMA_VERSION)
-        except SchemaMismatch:
+            got = ResultStore(path, SCHEMA_VERSION).rows_of(wanted - rows.keys(), ok_only)
+        except SpecError as e:  # SchemaMismatch, StoreError
+            warnings.warn(f"rows of {str(path)!r} not copied: {e}", stacklevel=3)
             continue
-        for row in donor.rows_of(wanted - rows.keys(), ok_only):
+        for row in got:
             rows.setdefault(row["task_id"], row)
     if rows:
         store.write_shard([rows[i] for i in sorted(rows)])

@@ -75,14 +75,17 @@ def store_path(results: str | Path, quick: bool, name: str, semantics: str) -> P
 def _log_timing(results: Path, rec: dict) -> None:
     path = results / "timings.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.read_text().split("\n", 1)[0] != ",".join(rec):
-        # written before a column was added: keep its rows, under the new header
+    new = not path.exists() or path.stat().st_size == 0
+    if not new and path.read_text().split("\n", 1)[0] != ",".join(rec):
+        # written before a column was added (new columns go last): keep its rows, under the new
+        # header, replaced atomically so that an interrupt loses nothing
         import pandas as pd
 
+        from .atomic import atomic_write_bytes
+
         old = pd.read_csv(path).reindex(columns=list(rec))
-        old.to_csv(path, index=False)
-    new = not path.exists()
-    with open(path, "a") as fh:
+        atomic_write_bytes(path, old.to_csv(index=False).encode(), suffix=".csv")
+    with open(path, "w" if new else "a") as fh:
         if new:
             fh.write(",".join(rec) + "\n")
         fh.write(",".join(str(v) for v in rec.values()) + "\n")
@@ -117,10 +120,9 @@ def reproduce(study, semantics: str, *, samples: int | None = None, quick: bool 
     wall = time.perf_counter() - start
     backends = "+".join(sorted({t.solver.backend for t in tasks}))
     _log_timing(Path(results), dict(study=study.name, semantics=semantics, quick=int(quick),
-                                    networks=len(tasks), computed=n_computed, copied=n_copied,
-                                    backend=backends,
+                                    networks=len(tasks), computed=n_computed, backend=backends,
                                     jobs=jobs, solve_s=f"{solve_s:.1f}", total_s=f"{wall:.1f}",
-                                    finished=time.strftime("%Y-%m-%dT%H:%M:%S")))
+                                    finished=time.strftime("%Y-%m-%dT%H:%M:%S"), copied=n_copied))
     if progress:
         copied = f", {n_copied} copied from other studies" if n_copied else ""
         print(f"{study.name} [{semantics}]: {len(tasks)} networks ({n_computed} computed{copied}, "
