@@ -229,7 +229,10 @@ def test_frozen_local_workers_end_the_sweep_with_exit_status_3(tmp_path):
     assert proc.returncode == 3, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "stalled" in lines[0] and "--stall-timeout" in lines[0], err
-    assert took < 3 + 8
+    # ends within the stall timeout plus the watchdog's poll and the workers' teardown; a loaded
+    # 2-core CI run once took 13.5 s (3 s timeout): the point is that it ends, long before the
+    # 60 s communicate() above gives up
+    assert took < 3 + 20
     assert _shards(out) >= kept_before
 
 
