@@ -40,11 +40,11 @@ def test_dead_rows_are_never_copied_and_failed_ones_not_on_retry(tmp_path):
     with donor.lock():
         donor.plan([t.task_id for t in tasks])
         donor.write_shard([dead_row(tasks[0], "killed")])
-        failed = dead_row(tasks[1], "x") | {"status": "max_steps", "message": "step budget spent"}
+        failed = dead_row(tasks[1], "x") | {"status": "step_budget", "message": "step budget spent"}
         donor.write_shard([failed])
     res = run_sweep(tasks[:2], tmp_path / "a", progress=False, reuse=[tmp_path / "donor"])
     assert (res.n_copied, res.n_computed) == (1, 1)
-    assert res.table.set_index("task_id").loc[tasks[1].task_id, "status"] == "max_steps"
+    assert res.table.set_index("task_id").loc[tasks[1].task_id, "status"] == "step_budget"
     assert res.table.set_index("task_id").loc[tasks[0].task_id, "status"] == "ok"
     res = run_sweep(tasks[:2], tmp_path / "b", progress=False, reuse=[tmp_path / "donor"],
                     retry_failed=True)

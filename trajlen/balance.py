@@ -66,14 +66,15 @@ def predicted_cost(task: Task, tau_min: float | None) -> float:
 def _costs(tasks: Sequence[Task]) -> list[float] | None:
     """Every task's :func:`predicted_cost`, or None when predicting would draw more than
     :data:`PREDICT_BUDGET` normals."""
+    def key(t: Task) -> tuple:  # what τ depends on: the stream (seed_rng) and its scale
+        return t.seed, t.net.width, t.net.depth, t.sample, t.net.bias_std
+
     ranked = [_tau_sets_steps(t) for t in tasks]
-    keys = {(t.seed, t.net.width, t.net.depth, t.sample, t.net.bias_std): t
-            for t, r in zip(tasks, ranked) if r}
-    if sum(draws_to_tau(w, d) for _, w, d, _, _ in keys) > PREDICT_BUDGET:
+    keys = {key(t): t for t, r in zip(tasks, ranked) if r}
+    if sum(draws_to_tau(t.net.width, t.net.depth) for t in keys.values()) > PREDICT_BUDGET:
         return None
-    tau = {key: tau_min_drawn(t.net, t.seed, t.sample) for key, t in keys.items()}
-    return [predicted_cost(t, tau[(t.seed, t.net.width, t.net.depth, t.sample, t.net.bias_std)]
-                           if r else None) for t, r in zip(tasks, ranked)]
+    tau = {k: tau_min_drawn(t.net, t.seed, t.sample) for k, t in keys.items()}
+    return [predicted_cost(t, tau[key(t)] if r else None) for t, r in zip(tasks, ranked)]
 
 
 def balanced_units(tasks: Sequence[Task], size: int, workers: int) -> list[list[Task]]:

@@ -29,7 +29,7 @@ from .results import ResultStore
 from .spec import SpecError
 from .summary import failure_counts
 from .tasks import chunks, round_robin
-from .trajectory import Trajectory
+from .trajectory import STATUS_WORKER_DIED, Trajectory
 
 __all__ = ["run_sweep", "SweepResult", "dead_row", "n_jobs", "check_int", "COMPILE_ESTIMATE_S"]
 
@@ -77,7 +77,7 @@ def n_jobs(jobs: Any) -> int:
 
 def dead_row(task: Task, message: str) -> dict:
     """The row of a task whose worker process died running it."""
-    traj = Trajectory(t=np.zeros(1), x=np.zeros((1, 1)), step_t=np.zeros(1), status="worker_died",
+    traj = Trajectory(t=np.zeros(1), x=np.zeros((1, 1)), step_t=np.zeros(1), status=STATUS_WORKER_DIED,
                       message=f"worker process died running this task: {message}")
     return measure(task, traj, float("nan"))
 

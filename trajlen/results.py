@@ -44,6 +44,7 @@ from .atomic import atomic_write_parquet as _atomic_write
 from .measures import ROW_LISTS as LIST_COLUMNS
 from .plans import Plans, ids_hash
 from .spec import SpecError
+from .trajectory import STATUS_OK, STATUS_WORKER_DIED
 
 __all__ = ["ResultStore", "read_results", "SchemaMismatch", "StoreLocked", "StoreError",
            "CorruptShardWarning", "STORE_FORMAT"]
@@ -360,7 +361,7 @@ class ResultStore:
             ids = table.column("task_id").to_pylist()
             status = table.column("status").to_pylist()
             keep = [i for i, (t, s) in enumerate(zip(ids, status))
-                    if t in task_ids and s != "worker_died" and (s == "ok" or not ok_only)]
+                    if t in task_ids and s != STATUS_WORKER_DIED and (s == STATUS_OK or not ok_only)]
             if keep:
                 rows += table.take(keep).to_pylist()
         return rows

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Trajectory", "STATUS_OK", "FAILURE_REASONS"]
+__all__ = ["Trajectory", "STATUS_OK", "STATUS_WORKER_DIED", "FAILURE_REASONS"]
 
 STATUS_OK = "ok"
+#: The row of a task whose worker process died: recorded by the sweep, never copied between stores.
+STATUS_WORKER_DIED = "worker_died"
 #: Failure statuses a solve may record instead of raising.
 FAILURE_REASONS = ("step_size_underflow", "non_finite", "step_budget", "time_limit", "solver_error",
-                   "worker_died")
+                   STATUS_WORKER_DIED)
 
 
 class Trajectory:
