@@ -149,6 +149,22 @@ def test_the_input_is_the_curve_it_says(kind):
 
 
 @pytest.mark.parametrize("kind", ["exact", "samples", "off"])
+def test_one_time_gives_the_bits_of_the_batch(kind):
+    """The scipy path's one-time call (a scalar fast path) is bit-identical to the same times
+    evaluated as a batch, at the table's ends and beyond them too."""
+    gain = {} if kind == "off" else dict(gain=0.7, omega=1.7)
+    spec = InputSpec(kind=kind, transient=5.0, **gain)
+    ci = CircleInput(spec)
+    ends = [0.0, spec.dt, TWO_PI, spec.t_end, spec.t_end + 1.0, -0.5, np.nextafter(spec.t_end, 0)]
+    t = np.concatenate([np.random.default_rng(3).uniform(0, spec.t_end, 3000), ends])
+    batch = ci(t)
+    one = np.concatenate([ci(np.array([v])) for v in t])
+    assert one.shape == batch.shape == (t.size, 2) and one.dtype == batch.dtype == np.float64
+    assert np.array_equal(one.view(np.int64), batch.view(np.int64))   # bits, signed zeros too
+    assert np.array_equal(ci(t[:2]), batch[:2])                        # two times: the batch path
+
+
+@pytest.mark.parametrize("kind", ["exact", "samples", "off"])
 def test_the_compiled_kernel_reads_the_same_input(kind):
     from trajlen.solve.compiled import rhs_one
 

@@ -31,6 +31,19 @@ def test_jacobian_matches_finite_differences(sem, model, act):
     np.testing.assert_allclose(J, Jn, atol=1e-6 * max(1.0, np.abs(J).max()))
 
 
+@pytest.mark.parametrize("sem, model, act", CASES)
+def test_value_and_jacobian_is_the_two_calls_bit_for_bit(sem, model, act):
+    net, F = _field(sem, model, act)
+    y = np.random.default_rng(2).standard_normal((3, net.n_state))
+    t = np.array([0.7, 2.1, 5.9])
+    for b in range(3):
+        v, J = F.value_and_jacobian(t[b:b + 1], y[b:b + 1])
+        assert np.array_equal(v, F(t[b:b + 1], y[b:b + 1]))
+        assert np.array_equal(J, F.jacobian(t[b:b + 1], y[b:b + 1]))
+    v, J = F.value_and_jacobian(t, y)
+    assert np.array_equal(v, F(t, y)) and np.array_equal(J, F.jacobian(t, y))
+
+
 @pytest.mark.parametrize("sem, model, act", CASES[::3])
 def test_numpy_and_torch_share_one_definition(sem, model, act):
     net, F = _field(sem, model, act)

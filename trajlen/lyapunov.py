@@ -56,12 +56,25 @@ class Lyapunov:
 
 
 def _one(field, period: float | None) -> tuple[Callable, Callable]:
-    """``f(t, y (N,))`` and ``J(t, y)`` of a batch-of-one vector field (time wrapped into one input
-    period when ``period`` is given, for spans longer than the input)."""
+    """``f(t, y (N,))`` and ``fj(t, y) -> (f, J)`` of a batch-of-one vector field (time wrapped into
+    one input period when ``period`` is given, for spans longer than the input). ``fj`` takes both
+    from one pass where the field offers it (:meth:`~trajlen.models.VectorField.value_and_jacobian`:
+    the same numbers as two calls, at about half the cost)."""
     def wrap(t: float) -> np.ndarray:
         return np.array([math.fmod(t, period) if period else t])
 
-    return (lambda t, y: field(wrap(t), y[None])[0]), (lambda t, y: field.jacobian(wrap(t), y[None])[0])
+    def f(t, y):
+        return field(wrap(t), y[None])[0]
+
+    both = getattr(field, "value_and_jacobian", None)
+    if both is None:
+        return f, (lambda t, y: (f(t, y), field.jacobian(wrap(t), y[None])[0]))
+
+    def fj(t, y):
+        v, J = both(wrap(t), y[None])
+        return v[0], J[0]
+
+    return f, fj
 
 
 def exponents(field, y0: np.ndarray, t0: float, t1: float, m: int, *, transient: float = 0.0,
@@ -83,12 +96,12 @@ def exponents(field, y0: np.ndarray, t0: float, t1: float, m: int, *, transient:
     if not (t1 > t0 and 0 <= transient < t1 - t0 and qr_interval > 0):
         raise ValueError(f"need t1 > t0, 0 <= transient < t1 - t0, qr_interval > 0; got t0={t0}, "
                          f"t1={t1}, transient={transient}, qr_interval={qr_interval}")
-    f, jac = _one(field, period)
+    _, fj = _one(field, period)
     Q = np.linalg.qr(np.random.default_rng(0).standard_normal((N, m)) if q0 is None else q0)[0]
 
     def joint(t, z):
-        yy, QQ = z[:N], z[N:].reshape(N, m)
-        return np.concatenate([f(t, yy), (jac(t, yy) @ QQ).ravel()])
+        v, J = fj(t, z[:N])
+        return np.concatenate([v, (J @ z[N:].reshape(N, m)).ravel()])
 
     n = max(1, math.ceil((t1 - t0) / qr_interval - 1e-9))
     edges = np.linspace(t0, t1, n + 1)

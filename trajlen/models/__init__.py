@@ -152,14 +152,28 @@ class VectorField:
         Block (ℓ, ℓ): ``−diag(leak) + diag(∂r/∂f ⊙ φ'(p_f)) W_rᵀ [shared] + diag(∂r/∂g ⊙ φ'(p_g)) W_rᵀ``;
         block (ℓ, ℓ−1): ``diag(∂r/∂f ⊙ φ'(p_f)) W_ℓᵀ``. Everything else is zero.
         """
+        return self._with_jacobian(t, y)[2]
+
+    def value_and_jacobian(self, t, y):
+        """``(dx/dt (B, N), ∂(dx/dt)/∂x (B, N, N))`` from one pass over the layers: the same numbers
+        as :meth:`__call__` and :meth:`jacobian`, with the input and the pre-activations computed
+        once (what the tangent integration of :mod:`trajlen.lyapunov` needs at every evaluation)."""
+        leak, drive, J = self._with_jacobian(t, y)
+        return drive - leak * y, J
+
+    def _with_jacobian(self, t, y):
+        """``(leak (B, N), drive (B, N), J (B, N, N))`` (see :meth:`leak_drive`, :meth:`jacobian`)."""
         xp = array_namespace(y)
         B, n, k = y.shape[0], self.n, self.k
         J = xp.zeros((B, n * k, n * k), dtype=y.dtype, device=getattr(y, "device", None))
         a = self.arrays
+        leaks, drives = [], []
         for layer, xl, p, pg, sf, sg in self._gates(t, y):
             c = self.coeffs[layer]
             f, g = self._fg(p, pg, sf, sg)
-            leak, _ = self.eq.leak_drive(xl, f, g, c)
+            leak, drive = self.eq.leak_drive(xl, f, g, c)
+            leaks.append(leak)
+            drives.append(drive)
             dr_df, dr_dg = self.eq.partials(xl, f, g, c)
             cf = dr_df * self.act.dphi(p, sf)
             rows = slice(layer * k, (layer + 1) * k)
@@ -174,7 +188,7 @@ class VectorField:
             J[:, rows, rows] = block
             if layer > 0:
                 J[:, rows, (layer - 1) * k:layer * k] = cf[:, :, None] * a["W"][:, layer].swapaxes(-1, -2)
-        return J
+        return xp.concat(leaks, axis=-1), xp.concat(drives, axis=-1), J
 
 
 #: Vector fields of the models that are not layers of trajlen's ``φ(uW + b [+ xW_r])`` (each with
