@@ -51,6 +51,27 @@ def test_dead_rows_are_never_copied_and_failed_ones_not_on_retry(tmp_path):
     assert (res.n_copied, res.n_computed) == (0, 2)
 
 
+def test_a_copied_rows_version_joins_the_stores_writers(tmp_path):
+    tasks = build_tasks(GRID, 1, 3)
+    run_sweep(tasks, tmp_path / "donor", progress=False)
+    donor = ResultStore(tmp_path / "donor", SCHEMA_VERSION)
+    rows = [r | {"trajlen_version": "0.0.1-other"}
+            for r in donor.rows_of({t.task_id for t in tasks}, ok_only=False)]
+    assert len(rows) == len(tasks)
+    with donor.lock():
+        for shard in donor.shards():
+            shard.unlink()
+        donor.write_shard(rows)
+    with pytest.warns(UserWarning, match="copied rows written by trajlen 0.0.1-other"):
+        res = run_sweep(tasks, tmp_path / "taker", progress=False, reuse=[tmp_path / "donor"])
+    assert res.n_copied == len(tasks)
+    assert "0.0.1-other" in ResultStore(tmp_path / "taker", SCHEMA_VERSION).written_by()
+    computed = run_sweep(tasks, tmp_path / "alone", progress=False)
+    assert ResultStore(tmp_path / "alone", SCHEMA_VERSION).written_by() == \
+        ResultStore(tmp_path / "taker", SCHEMA_VERSION).written_by()[:1]
+    assert computed.n_computed == len(tasks)
+
+
 def test_an_unreadable_donor_is_skipped_with_a_warning(tmp_path):
     tasks = build_tasks(GRID, 1, 2)
     (tmp_path / "old").mkdir()

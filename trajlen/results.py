@@ -32,7 +32,7 @@ import json
 import os
 import shutil
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -132,6 +132,13 @@ class ResultStore:
         """Every trajlen version recorded as having written to this store."""
         seen = [self.meta.get("trajlen_version")] + list(self.meta.get("written_by", []))
         return list(dict.fromkeys(str(v) for v in seen if v))
+
+    def record_writers(self, versions: Iterable[str]) -> None:
+        """Add ``versions`` (of rows copied in from another store) to :meth:`written_by`."""
+        new = [v for v in dict.fromkeys(map(str, versions)) if v not in self.written_by()]
+        if new:
+            self.meta["written_by"] = [*self.meta.get("written_by", []), *new]
+            self._write_meta()
 
     def _write_meta(self) -> None:
         _atomic_write_bytes(self.path / "store.json", json.dumps(self.meta, indent=1).encode())
