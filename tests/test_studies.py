@@ -142,6 +142,27 @@ def test_draw_functions_on_synthetic_table(tmp_path):
     assert len(sample_table(t2, per_layer=True)) == 2 * len(t2)
 
 
+def test_lyap_verdict_takes_round_off_for_no_variation():
+    """The reference CT-RNN's λ_max is −1/τ_max exactly; values a few ULPs apart (another CPU class)
+    have no rank correlation with the length to report, while a real spread does."""
+    from studies import lyap_sigma
+
+    lam = -0.6533790392300687
+    samples = pd.DataFrame({"model": "ctrnn", "sigma_w2": np.repeat(lyap_sigma.SIGMA_W2, 2),
+                            "status": "ok", "length": np.arange(10.0) + 1,
+                            "lyap_max": lam + np.arange(10) % 3 * 1e-16, "var_pc1": 0.6, "var_pc2": 0.3,
+                            "L": 8.0, "message": ""})
+    samples["length_full"] = 1.5 * samples["length"]
+    summary = lyap_sigma.lyap_summary(samples)
+    v = lyap_sigma.verdicts(samples, summary).set_index("model")
+    assert np.isnan(v.loc["ctrnn", "spearman_lyap_length"])
+    assert "| CT-RNN | none in range | — | " in lyap_sigma.markdown(summary, lyap_sigma.verdicts(samples, summary),
+                                                                 "reference")
+    spread = samples.assign(lyap_max=0.01 * np.arange(10.0))
+    v = lyap_sigma.verdicts(spread, lyap_sigma.lyap_summary(spread)).set_index("model")
+    assert v.loc["ctrnn", "spearman_lyap_length"] == pytest.approx(1.0)
+
+
 def test_summary_median_interval_is_the_order_statistic_interval():
     """n = 20 values 1..20: the 95 % interval of the median is [6, 15] (binomial order statistics)."""
     from studies._tables import summary_table
