@@ -84,7 +84,8 @@ def markdown(summary: pd.DataFrame, verdict: pd.DataFrame, semantics: str) -> st
                      f"{int(r['n'])} |")
     lines += ["", "Per model: the smallest σ_w² with median λ_max > 0 (measured onset), the median length "
               "just below and at it, the ratio of median lengths at σ_w² = 8 and 0.5, and Spearman's ρ "
-              "between λ_max and length over all its networks (— where λ_max varies by no more than round-off).", "",
+              "between λ_max and length over all its networks (— where λ_max varies by no more than "
+              "round-off).", "",
               "| model | onset σ_w² | length below → at onset | length ratio 8 / 0.5 | ρ(λ_max, length) "
               "| p |",
               "|---|---|---|---|---|---|"]

@@ -130,13 +130,14 @@ def _copy_rows(store: ResultStore, donors: Sequence[str | Path], wanted: set[str
         for row in got:
             rows.setdefault(row["task_id"], row)
     if rows:
-        store.write_shard([rows[i] for i in sorted(rows)])
+        # the versions first: a run killed between the two never leaves another version's rows unsaid
         versions = {r["trajlen_version"] for r in rows.values() if r.get("trajlen_version")}
         store.record_writers(sorted(versions))
         if versions - {__version__}:
             warnings.warn(f"copied rows written by trajlen {', '.join(sorted(versions - {__version__}))} "
                           f"into --out {str(store.path)!r} (this is {__version__}); each row's "
                           "trajlen_version column says which", stacklevel=3)
+        store.write_shard([rows[i] for i in sorted(rows)])
     return set(rows)
 
 
