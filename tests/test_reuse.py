@@ -62,7 +62,7 @@ def test_a_copied_rows_version_joins_the_stores_writers(tmp_path):
         for shard in donor.shards():
             shard.unlink()
         donor.write_shard(rows)
-    with pytest.warns(UserWarning, match="copied rows written by trajlen 0.0.1-other"):
+    with pytest.warns(UserWarning, match="receives copied rows written by trajlen 0.0.1-other"):
         res = run_sweep(tasks, tmp_path / "taker", progress=False, reuse=[tmp_path / "donor"])
     assert res.n_copied == len(tasks)
     assert "0.0.1-other" in ResultStore(tmp_path / "taker", SCHEMA_VERSION).written_by()

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
 from . import execute as X
 from .balance import plan_units
 from .pipeline import SCHEMA_VERSION, Task, measure
@@ -131,12 +130,8 @@ def _copy_rows(store: ResultStore, donors: Sequence[str | Path], wanted: set[str
             rows.setdefault(row["task_id"], row)
     if rows:
         # the versions first: a run killed between the two never leaves another version's rows unsaid
-        versions = {r["trajlen_version"] for r in rows.values() if r.get("trajlen_version")}
-        store.record_writers(sorted(versions))
-        if versions - {__version__}:
-            warnings.warn(f"copied rows written by trajlen {', '.join(sorted(versions - {__version__}))} "
-                          f"into --out {str(store.path)!r} (this is {__version__}); each row's "
-                          "trajlen_version column says which", stacklevel=3)
+        store.record_writers(sorted({r["trajlen_version"] for r in rows.values()
+                                     if r.get("trajlen_version")}))
         store.write_shard([rows[i] for i in sorted(rows)])
     return set(rows)
 

@@ -134,11 +134,21 @@ class ResultStore:
         return list(dict.fromkeys(str(v) for v in seen if v))
 
     def record_writers(self, versions: Iterable[str]) -> None:
-        """Add ``versions`` (of rows copied in from another store) to :meth:`written_by`."""
-        new = [v for v in dict.fromkeys(map(str, versions)) if v not in self.written_by()]
+        """Add ``versions`` (of rows about to be copied in from another store) to :meth:`written_by`,
+        warning, as :meth:`lock` does, where they are not this trajlen's."""
+        versions = list(dict.fromkeys(map(str, versions)))
+        others = [v for v in versions if v != __version__]
+        if others:
+            warnings.warn(self._versions_note("receives copied rows written by", others),
+                          CorruptShardWarning, stacklevel=3)
+        new = [v for v in versions if v not in self.written_by()]
         if new:
             self.meta["written_by"] = [*self.meta.get("written_by", []), *new]
             self._write_meta()
+
+    def _versions_note(self, what: str, others: Sequence[str]) -> str:
+        return (f"--out {str(self.path)!r} {what} trajlen {', '.join(others)} (this is {__version__}); "
+                "each row's trajlen_version column says which; use a new --out to keep versions apart")
 
     def _write_meta(self) -> None:
         _atomic_write_bytes(self.path / "store.json", json.dumps(self.meta, indent=1).encode())
@@ -197,9 +207,8 @@ class ResultStore:
         hashes (its shards cannot be verified: set aside, recomputed), record this version."""
         others = [v for v in self.written_by() if v != __version__]
         if others:
-            warnings.warn(f"--out {str(self.path)!r} holds rows written by trajlen {', '.join(others)} "
-                          f"(this is {__version__}); each row's trajlen_version column says which; use "
-                          "a new --out to keep versions apart", CorruptShardWarning, stacklevel=4)
+            warnings.warn(self._versions_note("holds rows written by", others), CorruptShardWarning,
+                          stacklevel=4)
         if self.store_format < STORE_FORMAT:
             old = self.shards()
             for shard in old:
