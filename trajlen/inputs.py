@@ -99,7 +99,7 @@ class CircleInput:
         if self._scalar_ok and type(t) is np.ndarray and t.shape == (1,) and t.dtype == np.float64:
             # One time (the scipy path's batch of one): the same rule on a scalar, as the compiled
             # kernel calls it. numpy runs the same loops on a scalar as on a one-element array, so
-            # the bits are the same, at a sixth of the cost (BENCHMARKS.md, "The scipy path").
+            # the bits are the same, at a fifth to a third of the cost (BENCHMARKS.md, "The scipy path").
             u0, u1 = circle_point(float(t[0]), *self.args)
             return np.array([[u0, u1]])
         u0, u1 = circle_point(t, *self.args)
