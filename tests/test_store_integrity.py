@@ -261,3 +261,27 @@ def test_unreadable_store_json_is_one_line(tmp_path):
     (tmp_path / "s" / "store.json").write_text("{not json")
     with pytest.raises(SpecError, match="store.json"):
         read_results(tmp_path / "s")
+
+
+def test_the_writers_kept_tables_are_what_its_shards_decode_to(healthy, tmp_path):
+    """``write_shard`` keeps the table it encoded instead of parsing its own bytes back at
+    consolidation; that table must be exactly what a reader decodes from the file (list fields
+    included, or a resumed sweep could not concatenate old and new shards), and the consolidated
+    table the one a fresh store (no kept tables) builds from the same shards."""
+    rows = [r for p in _shards(healthy) for r in pq.read_table(p).to_pylist()]
+    first = ResultStore(tmp_path / "s", SCHEMA_VERSION)
+    with first.lock():
+        first.plan([r["task_id"] for r in rows])
+        first.write_shard(rows[:2])
+    writer = ResultStore(tmp_path / "s", SCHEMA_VERSION)  # a resumed sweep: one shard decoded
+    with writer.lock():
+        assert len(writer.done_ids()) == 2
+        paths = [writer.write_shard(rows[i:i + 2]) for i in range(2, len(rows), 2)]
+        for path in paths:
+            kept = writer._cache[path.name][1]
+            assert kept.equals(SH.decode(path.read_bytes()), check_metadata=True)
+            assert kept.schema.equals(SH.decode(path.read_bytes()).schema, check_metadata=True)
+        written = writer.consolidate()
+    fresh = ResultStore(tmp_path / "s", SCHEMA_VERSION)
+    pd.testing.assert_frame_equal(written, fresh.read())
+    assert len(written) == len(rows) and written["task_id"].is_unique

@@ -245,11 +245,16 @@ class ResultStore:
             raise ValueError("a shard needs at least one row")
         self._init()
         ids = [r["task_id"] for r in rows]
-        data = SH.encode(rows)
+        data, table = SH.encode_table(rows)
         if not set(ids) <= self.planned_ids():
             self.plan(ids)
         target = self.shard_dir / f"{self.shard_name(ids)}.parquet"
         _atomic_write_bytes(target, data, suffix=".parquet")
+        # What :meth:`_read_shard` would parse back from these bytes (which, just written, it would
+        # read from the page cache, not the disk): kept, so consolidating a sweep of many shards
+        # does not decode and re-hash each (0.3 s of 113 measured serial at the end of a sweep).
+        st = target.stat()
+        self._cache[target.name] = ((target.name, st.st_mtime_ns, st.st_size), table)
         return target
 
     def shards(self) -> list[Path]:

@@ -13,6 +13,7 @@ the bytes, so that OS errors stay OS errors and only format errors become :class
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["ROW_SCHEMA", "DIGEST_KEY", "ShardError", "encode", "decode", "content_digest",
+__all__ = ["ROW_SCHEMA", "DIGEST_KEY", "ShardError", "encode", "encode_table", "decode", "content_digest",
            "undigested_schema_versions"]
 
 #: Parquet key-value metadata key holding the hex SHA-256 of the decoded table.
@@ -143,6 +144,12 @@ def encode(rows: Sequence[dict]) -> bytes:
     Raises ``ValueError`` for a row with missing or extra columns, or a null in a required column:
     a programming error (a new row column needs :data:`ROW_SCHEMA` and a ``SCHEMA_VERSION`` bump).
     """
+    return encode_table(rows)[0]
+
+
+def encode_table(rows: Sequence[dict]) -> tuple[bytes, pa.Table]:
+    """:func:`encode`, and the table those bytes hold as :func:`decode` returns it (no metadata):
+    the writer keeps it rather than parse back bytes it has just written."""
     import pyarrow.parquet as pq
 
     want = set(ROW_SCHEMA.names)
@@ -156,10 +163,21 @@ def encode(rows: Sequence[dict]) -> bytes:
         _check_values(table)
     except ShardError as e:
         raise ValueError(f"result rows do not fit the store schema: {e}") from None
-    table = table.replace_schema_metadata({DIGEST_KEY: content_digest(table).encode()})
+    stamped = table.replace_schema_metadata({DIGEST_KEY: content_digest(table).encode()})
     buf = io.BytesIO()
-    pq.write_table(table, buf)
-    return buf.getvalue()
+    pq.write_table(stamped, buf)
+    return buf.getvalue(), table.cast(_decoded_schema())
+
+
+@functools.cache
+def _decoded_schema() -> pa.Schema:
+    """:data:`ROW_SCHEMA` as Parquet gives it back (a list's value field is named ``element``, not
+    ``item``): a kept table must concatenate with decoded ones."""
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(ROW_SCHEMA.empty_table(), buf)
+    return _parse(buf.getvalue()).schema.remove_metadata()
 
 
 def decode(data: bytes) -> pa.Table:
