@@ -30,11 +30,8 @@ __all__ = ["UNITS_PER_WORKER", "RATE_FLOOR", "PREDICT_BUDGET", "predicted_cost",
            "balanced_units"]
 
 #: Units per worker the cut aims for (module docstring): the last ones are small enough that a
-#: worker holding one never runs long after the others have finished. 4, not 8: on Table 2's
-#: 1 200-network sweep at ``--jobs 2`` it halves the units (60, not 113; each costs a dispatch and
-#: a shard write) and the run took 1.11x [1.09, 1.12] less wall time, while Fig 2E's heavy tail
-#: was unchanged, 0.99x [0.96, 1.03] (BENCHMARKS.md, "Sweep end to end", 2026-12-04).
-UNITS_PER_WORKER = 4
+#: worker holding one never runs long after the others have finished.
+UNITS_PER_WORKER = 8
 #: 1/time. Below this rate τ no longer sets an explicit solver's steps (accuracy does); the rate
 #: of a network whose model has no 1/τ in its leak, or whose τ is not drawn here.
 RATE_FLOOR = 100.0
